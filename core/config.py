@@ -1,0 +1,82 @@
+"""Configuration in layers: safe defaults → instance/config.py → environment → test mapping."""
+import os
+from urllib.parse import urlsplit
+
+DEFAULT_SECRET_KEY = "dev-not-secret-change-me"
+
+
+class Defaults:
+    SECRET_KEY = DEFAULT_SECRET_KEY
+    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    # Slow users must not lose a form to an expiry: the token lives as long as the session.
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    # Shared desk PCs: a session ends with the browser unless "remember me" is ticked.
+    REMEMBER_COOKIE_DURATION = 60 * 60 * 24 * 14
+    MAX_CONTENT_LENGTH = 8 * 1024 * 1024
+    BABEL_DEFAULT_LOCALE = "fr"
+    BABEL_DEFAULT_TIMEZONE = "Europe/Paris"
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = False
+    # Login: a person's typos lock only their own account for a while; the whole centre shares
+    # one public address, so the per-address limit is much wider.
+    LOGIN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"
+    LOGIN_LIMIT_PER_ADDRESS = "60 per 15 minutes"
+    PROXY_FIX_HOPS = 0
+
+
+ENV_KEYS = {
+    "SECRET_KEY": str,
+    "DATABASE_URL": str,
+    "PUBLIC_BASE_URL": str,
+    "RATELIMIT_STORAGE_URI": str,
+    "TRUSTED_HOSTS": str,
+    "PROXY_FIX_HOPS": int,
+}
+
+
+def load_config(app, test_config=None):
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    for key, cast in ENV_KEYS.items():
+        if os.environ.get(key):
+            app.config[key] = cast(os.environ[key])
+    if os.environ.get("REDIS_URL") and not os.environ.get("RATELIMIT_STORAGE_URI"):
+        app.config["RATELIMIT_STORAGE_URI"] = os.environ["REDIS_URL"]
+    if test_config:
+        app.config.update(test_config)
+    finish_config(app)
+
+
+def finish_config(app):
+    cfg = app.config
+    cfg["PUBLIC_BASE_URL"] = cfg["PUBLIC_BASE_URL"].rstrip("/")
+    if not cfg.get("SQLALCHEMY_DATABASE_URI"):
+        cfg["SQLALCHEMY_DATABASE_URI"] = cfg.get("DATABASE_URL") or (
+            "sqlite:///" + os.path.join(app.instance_path, "centres.sqlite3")
+        )
+    public = urlsplit(cfg["PUBLIC_BASE_URL"])
+    https = public.scheme == "https"
+    cfg["SESSION_COOKIE_SECURE"] = bool(cfg.get("SESSION_COOKIE_SECURE")) or https
+    cfg["REMEMBER_COOKIE_SECURE"] = bool(cfg.get("REMEMBER_COOKIE_SECURE")) or https
+    cfg["PREFERRED_URL_SCHEME"] = public.scheme or "http"
+    hosts = cfg.get("TRUSTED_HOSTS")
+    if isinstance(hosts, str):
+        hosts = [h.strip() for h in hosts.split(",") if h.strip()]
+    if not hosts:
+        hosts = [public.hostname or "localhost", "localhost", "127.0.0.1"]
+    cfg["TRUSTED_HOSTS"] = hosts
+
+
+def check_secret_key(app):
+    if app.debug or app.testing:
+        return
+    if app.config["SECRET_KEY"] in (None, "", DEFAULT_SECRET_KEY):
+        raise RuntimeError(
+            "SECRET_KEY is not set: export SECRET_KEY=<a long random string> "
+            "(python -c 'import secrets; print(secrets.token_hex(32))') or put it in instance/config.py."
+        )

@@ -1,0 +1,77 @@
+"""Forms of the kernel: login, passwords, sites, staff accounts."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional, Regexp, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from .models import Role
+
+MIN_PASSWORD = 10
+
+
+class EmptyForm(FlaskForm):
+    """One-button actions (deactivate, log out…): just the CSRF token."""
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("Adresse e-mail"), validators=[InputRequired(_l("Indiquez votre adresse e-mail."))])
+    password = PasswordField(_l("Mot de passe"), validators=[InputRequired(_l("Indiquez votre mot de passe."))])
+    remember = BooleanField(_l("Rester connecté sur cet ordinateur (seulement sur un ordinateur personnel)"), default=False)
+
+
+def new_password_field(label):
+    return PasswordField(
+        label,
+        validators=[
+            InputRequired(_l("Choisissez un mot de passe.")),
+            Length(min=MIN_PASSWORD, max=200, message=_l("Le mot de passe doit faire au moins %(n)s caractères.", n=MIN_PASSWORD)),
+        ],
+    )
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(_l("Mot de passe actuel"), validators=[InputRequired(_l("Indiquez votre mot de passe actuel."))])
+    new_password = new_password_field(_l("Nouveau mot de passe (10 caractères au moins)"))
+    confirm = PasswordField(
+        _l("Nouveau mot de passe, une seconde fois"),
+        validators=[InputRequired(_l("Retapez le nouveau mot de passe.")), EqualTo("new_password", _l("Les deux mots de passe sont différents."))],
+    )
+
+
+PHONE = Regexp(r"^[0-9 +().-]{6,30}$", message=_l("Numéro de téléphone invalide (chiffres, espaces, + et - seulement)."))
+
+
+class SiteForm(FlaskForm):
+    name = StringField(_l("Nom de la structure"), validators=[InputRequired(_l("Indiquez le nom.")), Length(max=120)])
+    address = StringField(_l("Adresse"), validators=[Optional(), Length(max=200)])
+    postcode = StringField(_l("Code postal"), validators=[Optional(), Regexp(r"^\d{5}$", message=_l("Le code postal a 5 chiffres."))])
+    town = StringField(_l("Ville"), validators=[Optional(), Length(max=80)])
+    phone = StringField(_l("Téléphone"), validators=[Optional(), PHONE])
+    email = EmailField(_l("Adresse e-mail"), validators=[Optional(), Email(_l("Adresse e-mail invalide.")), Length(max=254)])
+    opening_hours = TextAreaField(_l("Horaires d'ouverture"), validators=[Optional(), Length(max=2000)])
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class StaffForm(FlaskForm):
+    name = StringField(_l("Nom et prénom"), validators=[InputRequired(_l("Indiquez le nom.")), Length(max=120)])
+    email = EmailField(_l("Adresse e-mail"), validators=[InputRequired(_l("Indiquez l'adresse e-mail.")), Email(_l("Adresse e-mail invalide.")), Length(max=254)])
+    role = SelectField(_l("Rôle"), validators=[InputRequired()])
+    sites = MultiCheckboxField(_l("Structures"), coerce=int)
+
+    def __init__(self, *args, site_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.role.choices = [(r.value, r.label) for r in Role]
+        self.sites.choices = [(s.id, s.name) for s in site_choices]
+
+    def validate_sites(self, field):
+        if self.role.data != Role.admin.value and not field.data:
+            raise ValidationError(_l("Choisissez au moins une structure."))
+
+
+class NewStaffForm(StaffForm):
+    password = new_password_field(_l("Mot de passe provisoire (10 caractères au moins)"))

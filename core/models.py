@@ -1,0 +1,124 @@
+"""Accounts and sites: what both domains share."""
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, CheckConstraint, Column, Enum, ForeignKey, Integer, String, Table, Text, func, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .clock import now
+from .db import UTCDateTime
+from .extensions import db
+
+
+class Role(enum.Enum):
+    admin = "admin"
+    manager = "manager"
+    reception = "reception"
+
+    @property
+    def label(self):
+        from flask_babel import gettext as _
+
+        return {
+            Role.admin: _("Coordination (administrateur)"),
+            Role.manager: _("Responsable de site"),
+            Role.reception: _("Agent d'accueil"),
+        }[self]
+
+
+user_sites = Table(
+    "user_sites",
+    db.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Site(db.Model):
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    address: Mapped[str] = mapped_column(String(200), default="")
+    postcode: Mapped[str] = mapped_column(String(10), default="")
+    town: Mapped[str] = mapped_column(String(80), default="")
+    phone: Mapped[str] = mapped_column(String(30), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    opening_hours: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+    staff: Mapped[list["User"]] = relationship(secondary=user_sites, back_populates="sites")
+
+    def __repr__(self):
+        return f"<Site {self.id} {self.name!r}>"
+
+
+class User(UserMixin, db.Model):
+    """A staff account. Residents have no account."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("session_version >= 1", name="session_version_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(Enum(Role, name="role", native_enum=False, length=20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped on password change or deactivation: every session carrying an older version dies.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    sites: Mapped[list[Site]] = relationship(secondary=user_sites, back_populates="staff", order_by=Site.name)
+
+    # Flask-Login: the id stored in the session carries the session version.
+    def get_id(self):
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_active(self):
+        return self.active
+
+    @property
+    def is_admin(self):
+        return self.role is Role.admin
+
+    @property
+    def is_manager(self):
+        return self.role in (Role.admin, Role.manager)
+
+    def set_password(self, password):
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password):
+        return check_password_hash(self.password_hash, password)
+
+    def end_all_sessions(self):
+        self.session_version = (self.session_version or 1) + 1
+
+    @property
+    def site_ids(self) -> set[int]:
+        return {s.id for s in self.sites}
+
+    def can_access_site(self, site_id) -> bool:
+        return self.is_admin or site_id in self.site_ids
+
+    def visible_sites_query(self):
+        query = select(Site).order_by(Site.name)
+        if not self.is_admin:
+            query = query.join(user_sites).where(user_sites.c.user_id == self.id)
+        return query
+
+    def __repr__(self):
+        return f"<User {self.id} {self.role.value}>"
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def find_user_by_email(email):
+    return db.session.scalar(select(User).where(func.lower(User.email) == normalise_email(email)))

@@ -1,0 +1,1 @@
+"""Equipment loans: devices, QR labels, lending and taking back."""

@@ -1,0 +1,1 @@
+"""Computer rooms: open-access bookings and workshops."""

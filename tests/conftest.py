@@ -1,0 +1,241 @@
+"""Test fixtures: a fresh app and empty database per test, on SQLite or PostgreSQL.
+
+The database is chosen with TEST_DATABASE_URL (a postgresql+psycopg:// URL); without it the
+suite runs on a SQLite file. On PostgreSQL each run creates its own database and drops it after.
+With CI_REQUIRE_ALL=1 a skipped test fails the run (CI must run the browser and PostgreSQL tests).
+"""
+import os
+import secrets
+import shutil
+import threading
+import uuid
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from core import create_app
+from core.extensions import db as _db
+from core.models import Role, Site, User
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+REQUIRE_ALL = os.environ.get("CI_REQUIRE_ALL") == "1"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+PASSWORD = "mot-de-passe-solide"
+
+
+# --- databases ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def scratch_database(tmp_dir, name="app"):
+    """A brand-new empty database URL for the backend under test, dropped afterwards."""
+    if PG_URL:
+        base = make_url(PG_URL)
+        db_name = f"ccb_{name}_{uuid.uuid4().hex[:10]}"
+        admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{db_name}"')
+        try:
+            yield base.set(database=db_name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+            admin.dispose()
+    else:
+        yield "sqlite:///" + os.path.join(tmp_dir, f"{name}.sqlite3")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    with scratch_database(str(tmp_path_factory.mktemp("db"))) as url:
+        app = create_app(base_config(url))
+        with app.app_context():
+            _db.create_all()
+            _db.engine.dispose()
+        yield url
+
+
+def base_config(url, **extra):
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-" + secrets.token_hex(8),
+        "SQLALCHEMY_DATABASE_URI": url,
+        "WTF_CSRF_ENABLED": False,
+        "PUBLIC_BASE_URL": "http://localhost",
+        "TRUSTED_HOSTS": ["localhost", "127.0.0.1"],
+    }
+    config.update(extra)
+    return config
+
+
+def empty_all_tables():
+    tables = list(reversed(_db.metadata.sorted_tables))
+    with _db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def app_config():
+    """Override in a test module to change the app's configuration."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, app_config):
+    app = create_app(base_config(database_url, **app_config))
+    with app.app_context():
+        yield app
+        _db.session.remove()
+        empty_all_tables()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    return _db
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+# --- factories ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_site(db):
+    counter = iter(range(1, 10_000))
+
+    def make(name=None, **fields):
+        n = next(counter)
+        site = Site(
+            name=name or f"Centre test {n}",
+            address=fields.pop("address", f"{n} rue des Essais"),
+            postcode=fields.pop("postcode", "59300"),
+            town=fields.pop("town", "Valenciennes"),
+            phone=fields.pop("phone", f"03 27 00 00 {n:02d}"),
+            email=fields.pop("email", f"centre{n}@example.org"),
+            opening_hours=fields.pop("opening_hours", "Du lundi au vendredi"),
+            **fields,
+        )
+        db.session.add(site)
+        db.session.commit()
+        return site
+
+    return make
+
+
+@pytest.fixture
+def make_user(db):
+    counter = iter(range(1, 10_000))
+
+    def make(role=Role.reception, sites=(), email=None, name=None, password=PASSWORD, active=True):
+        n = next(counter)
+        user = User(
+            email=email or f"agent{n}-{role.value}@example.org",
+            name=name or f"Agent {n}",
+            role=role,
+            active=active,
+            session_version=1,
+        )
+        user.set_password(password)
+        user.sites = list(sites)
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def login(client):
+    def do_login(user, password=PASSWORD, follow=False, target=client):
+        return target.post(
+            "/connexion", data={"email": user.email, "password": password}, follow_redirects=follow
+        )
+
+    return do_login
+
+
+@pytest.fixture
+def count_queries(app):
+    """Counts SQL statements run inside the `with` block: `with count_queries() as n: ...; n()`."""
+
+    @contextmanager
+    def counting():
+        statements = []
+
+        def before(conn, cursor, statement, *args):
+            if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA")):
+                statements.append(statement)
+
+        sa.event.listen(_db.engine, "before_cursor_execute", before)
+        try:
+            yield lambda: len(statements)
+        finally:
+            sa.event.remove(_db.engine, "before_cursor_execute", before)
+
+    return counting
+
+
+# --- skips that CI must not tolerate -----------------------------------------------------------
+
+
+def require(condition: bool, reason: str):
+    """Skip when a resource is missing; with CI_REQUIRE_ALL=1 the missing resource is a failure."""
+    if not condition:
+        if REQUIRE_ALL:
+            pytest.fail(f"required by CI but unavailable: {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def postgres_url():
+    require(bool(PG_URL), "TEST_DATABASE_URL is not set: PostgreSQL tests need it")
+    return PG_URL
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    skipped = terminalreporter.stats.get("skipped", [])
+    if REQUIRE_ALL and skipped:
+        terminalreporter.write_line(f"CI_REQUIRE_ALL=1 but {len(skipped)} test(s) were skipped", red=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if REQUIRE_ALL and reporter and reporter.stats.get("skipped"):
+        session.exitstatus = 1
+
+
+# --- a live server for browsers and concurrency ------------------------------------------------
+
+
+@contextmanager
+def live_server(app):
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+def chromium_available():
+    return bool(shutil.which(CHROMIUM) or os.path.exists(CHROMIUM))

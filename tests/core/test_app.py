@@ -1,0 +1,109 @@
+"""Factory, configuration, security headers and error pages."""
+import pytest
+
+from core import create_app
+from core.authz import check_access_policies
+from core.config import DEFAULT_SECRET_KEY
+
+
+def test_refuses_default_secret_key_outside_debug_and_testing(monkeypatch, tmp_path):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="SECRET_KEY is not set: export SECRET_KEY="):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", "SECRET_KEY": DEFAULT_SECRET_KEY})
+
+
+def test_starts_with_a_real_secret_key(tmp_path):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", "SECRET_KEY": "x" * 40})
+    assert not app.testing and not app.debug
+    assert app.config["WTF_CSRF_TIME_LIMIT"] is None
+    assert app.config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_configuration_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/env.db")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://pret.example.org/")
+    app = create_app()
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/env.db"
+    assert app.config["PUBLIC_BASE_URL"] == "https://pret.example.org"
+    # Served over HTTPS: cookies are Secure, and the public host is trusted.
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["REMEMBER_COOKIE_SECURE"] is True
+    assert "pret.example.org" in app.config["TRUSTED_HOSTS"]
+
+
+def test_default_database_is_sqlite_in_instance(monkeypatch, tmp_path):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    app = create_app({"TESTING": True})
+    assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
+    assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("instance/centres.sqlite3")
+
+
+def test_a_route_without_policy_is_refused_at_start(app):
+    check_access_policies(app)  # the real app passes
+    app.add_url_rule("/forgotten-route", "forgotten", lambda: "oops")
+    with pytest.raises(RuntimeError, match="forgotten"):
+        check_access_policies(app)
+
+
+def test_security_headers(client):
+    response = client.get("/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "object-src 'none'" in csp and "base-uri 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["Cache-Control"] == "no-store"
+    # Static files may be cached.
+    with client.get("/static/css/app.css") as static:
+        assert "no-store" not in static.headers.get("Cache-Control", "")
+
+
+def test_session_cookie_flags(client, make_user, login):
+    user = make_user()
+    response = login(user)
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+@pytest.mark.parametrize("path, status, text", [("/nulle-part", 404, "Page introuvable")])
+def test_french_error_pages(client, path, status, text):
+    response = client.get(path)
+    assert response.status_code == status
+    assert text in response.get_data(as_text=True)
+
+
+def test_500_page_leaks_no_traceback(app, database_url):
+    from core.authz import public
+    from tests.conftest import base_config
+
+    broken = create_app(base_config(database_url, PROPAGATE_EXCEPTIONS=False))
+
+    @public
+    def boom():
+        raise ValueError("secret internal detail")
+
+    broken.add_url_rule("/boom", "boom", boom)
+    response = broken.test_client().get("/boom")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "Erreur du service" in body
+    assert "secret internal detail" not in body and "Traceback" not in body
+
+
+def test_413_for_oversized_request(app, client):
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    response = client.post("/connexion", data={"email": "a@b.c", "password": "x" * 5000})
+    assert response.status_code == 413
+    assert "Fichier trop volumineux" in response.get_data(as_text=True)
+
+
+def test_untrusted_host_is_refused(client):
+    response = client.get("/", headers={"Host": "evil.example.com"})
+    assert response.status_code == 400
+
+
+def test_public_home_lists_sites(client, make_site):
+    make_site("Centre social de Mazingarbe", phone="03 21 37 28 00")
+    body = client.get("/").get_data(as_text=True)
+    assert "Centre social de Mazingarbe" in body and "03 21 37 28 00" in body
