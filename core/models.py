@@ -91,7 +91,11 @@ class User(UserMixin, db.Model):
         return self.role in (Role.admin, Role.manager)
 
     def set_password(self, password):
-        self.password_hash = generate_password_hash(password)
+        from flask import current_app
+
+        # Tests configure a cheap method; production keeps Werkzeug's default (scrypt).
+        method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+        self.password_hash = generate_password_hash(password, method=method)
 
     def check_password(self, password):
         return check_password_hash(self.password_hash, password)

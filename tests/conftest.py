@@ -65,6 +65,7 @@ def base_config(url, **extra):
         "WTF_CSRF_ENABLED": False,
         "PUBLIC_BASE_URL": "http://localhost",
         "TRUSTED_HOSTS": ["localhost", "127.0.0.1"],
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     }
     config.update(extra)
     return config

@@ -1,0 +1,168 @@
+"""Devices, their kinds and their history."""
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Date, Enum, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.clock import now
+from core.db import UTCDateTime
+from core.extensions import db
+from core.models import Site, User
+
+
+class DeviceStatus(enum.Enum):
+    available = "available"
+    on_loan = "on_loan"
+    in_repair = "in_repair"
+    lost = "lost"
+    retired = "retired"
+
+    @property
+    def label(self):
+        from flask_babel import gettext as _
+
+        return {
+            DeviceStatus.available: _("Disponible"),
+            DeviceStatus.on_loan: _("En prêt"),
+            DeviceStatus.in_repair: _("En réparation"),
+            DeviceStatus.lost: _("Perdu"),
+            DeviceStatus.retired: _("Réformé"),
+        }[self]
+
+
+class DeviceAction(enum.Enum):
+    """What a history row records. Loans add lend / take_back / extend later."""
+
+    created = "created"
+    imported = "imported"
+    edited = "edited"
+    send_to_repair = "send_to_repair"
+    back_from_repair = "back_from_repair"
+    declare_lost = "declare_lost"
+    found = "found"
+    retire = "retire"
+    transfer = "transfer"
+
+    @property
+    def label(self):
+        from flask_babel import gettext as _
+
+        return {
+            DeviceAction.created: _("Ajouté à l'inventaire"),
+            DeviceAction.imported: _("Importé depuis un fichier"),
+            DeviceAction.edited: _("Fiche modifiée"),
+            DeviceAction.send_to_repair: _("Envoyé en réparation"),
+            DeviceAction.back_from_repair: _("Revenu de réparation"),
+            DeviceAction.declare_lost: _("Déclaré perdu"),
+            DeviceAction.found: _("Retrouvé"),
+            DeviceAction.retire: _("Réformé"),
+            DeviceAction.transfer: _("Transféré vers une autre structure"),
+        }[self]
+
+
+class DeviceKind(db.Model):
+    __tablename__ = "device_kinds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    # Laptops and tablets hold personal data: their return asks for a wipe confirmation.
+    holds_personal_data: Mapped[bool] = mapped_column(default=True)
+    # Dongles carry a SIM: IMEI, phone number, operator and plan are shown for them.
+    has_sim: Mapped[bool] = mapped_column(default=False)
+    position: Mapped[int] = mapped_column(Integer, default=100)
+
+
+class Device(db.Model):
+    __tablename__ = "devices"
+    __table_args__ = (
+        Index("ix_devices_current_site_status", "current_site_id", "status"),
+        Index("ix_devices_home_site_status", "home_site_id", "status"),
+        Index("ix_devices_kind_status", "kind_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Printed on the label for years: generated once, never changed, never reused.
+    tag: Mapped[str] = mapped_column(String(8), unique=True)
+    kind_id: Mapped[int] = mapped_column(ForeignKey("device_kinds.id"))
+    brand: Mapped[str] = mapped_column(String(80), default="")
+    model: Mapped[str] = mapped_column(String(120), default="")
+    serial_number: Mapped[str | None] = mapped_column(String(120), unique=True)
+    imei: Mapped[str] = mapped_column(String(20), default="")
+    phone_number: Mapped[str] = mapped_column(String(30), default="")
+    operator: Mapped[str] = mapped_column(String(60), default="")
+    data_plan: Mapped[str] = mapped_column(String(120), default="")
+    # One accessory per line (charger, case, cable, SIM…): ticked one by one at lending time.
+    accessories: Mapped[str] = mapped_column(Text, default="")
+    home_site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    current_site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    status: Mapped[DeviceStatus] = mapped_column(
+        Enum(DeviceStatus, name="device_status", native_enum=False, length=20), default=DeviceStatus.available
+    )
+    condition_notes: Mapped[str] = mapped_column(Text, default="")
+    funding: Mapped[str] = mapped_column(String(120), default="")
+    purchase_date: Mapped[date | None] = mapped_column(Date)
+    purchase_price: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+
+    kind: Mapped[DeviceKind] = relationship(lazy="joined", innerjoin=True)
+    home_site: Mapped[Site] = relationship(foreign_keys=[home_site_id])
+    current_site: Mapped[Site] = relationship(foreign_keys=[current_site_id])
+    events: Mapped[list["DeviceEvent"]] = relationship(
+        back_populates="device", order_by="DeviceEvent.at.desc(), DeviceEvent.id.desc()"
+    )
+
+    @property
+    def accessory_list(self) -> list[str]:
+        return [line.strip() for line in (self.accessories or "").splitlines() if line.strip()]
+
+    @property
+    def site_ids(self) -> set[int]:
+        return {self.home_site_id, self.current_site_id}
+
+    @property
+    def away_from_home(self) -> bool:
+        return self.current_site_id != self.home_site_id
+
+    @property
+    def is_available(self):
+        return self.status is DeviceStatus.available
+
+    @property
+    def is_on_loan(self):
+        return self.status is DeviceStatus.on_loan
+
+    def __repr__(self):
+        return f"<Device {self.tag} {self.status.value}>"
+
+
+class DeviceEvent(db.Model):
+    """One row per change of a device: who, when, what, which site."""
+
+    __tablename__ = "device_events"
+    __table_args__ = (Index("ix_device_events_device_at", "device_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    action: Mapped[DeviceAction] = mapped_column(Enum(DeviceAction, name="device_action", native_enum=False, length=30))
+    from_status: Mapped[DeviceStatus | None] = mapped_column(
+        Enum(DeviceStatus, name="device_status", native_enum=False, length=20)
+    )
+    to_status: Mapped[DeviceStatus | None] = mapped_column(
+        Enum(DeviceStatus, name="device_status", native_enum=False, length=20)
+    )
+    # Transfers: the site the device went to (site_id is where the action was done).
+    to_site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    device: Mapped[Device] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
+    site: Mapped[Site] = relationship(foreign_keys=[site_id])
+    to_site: Mapped[Site | None] = relationship(foreign_keys=[to_site_id])

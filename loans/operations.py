@@ -1,0 +1,217 @@
+"""Inventory rules: creating devices and the named status actions.
+
+Each action is one verb with a can_<verb> predicate that views and templates share. Operations
+flush; the request commits. Every change writes a DeviceEvent (who, when, what, which site).
+"""
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from core.clock import now
+from core.db import is_unique_violation
+from core.extensions import db
+from core.models import Site, User
+
+from . import tags
+from .models import Device, DeviceAction, DeviceEvent, DeviceKind, DeviceStatus
+
+
+class DeviceError(Exception):
+    """A rule was broken; the message is the French sentence shown to the person."""
+
+
+# --- who may do what -------------------------------------------------------------------------
+
+
+def can_view(user: User, device: Device) -> bool:
+    return user.is_authenticated and (user.is_admin or bool(device.site_ids & user.site_ids))
+
+
+def can_manage(user: User, device: Device) -> bool:
+    """Inventory changes: managers of the device's home site, and admins."""
+    return user.is_authenticated and user.is_manager and user.can_access_site(device.home_site_id)
+
+
+def can_manage_site(user: User, site_id: int) -> bool:
+    return user.is_authenticated and user.is_manager and user.can_access_site(site_id)
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: DeviceAction
+    allowed_from: tuple[DeviceStatus, ...]
+    to: DeviceStatus | None  # None: status unchanged
+    button: object  # lazy French strings
+    done: object
+
+
+S = DeviceStatus
+TRANSITIONS = {
+    "send_to_repair": Transition(DeviceAction.send_to_repair, (S.available,), S.in_repair, _l("Envoyer en réparation"), _l("Équipement %(tag)s envoyé en réparation.")),
+    "back_from_repair": Transition(DeviceAction.back_from_repair, (S.in_repair,), S.available, _l("Retour de réparation"), _l("Équipement %(tag)s revenu de réparation : il est disponible.")),
+    "declare_lost": Transition(DeviceAction.declare_lost, (S.available, S.in_repair), S.lost, _l("Déclarer perdu"), _l("Équipement %(tag)s déclaré perdu.")),
+    "found": Transition(DeviceAction.found, (S.lost,), S.available, _l("Retrouvé"), _l("Équipement %(tag)s retrouvé : il est disponible.")),
+    "retire": Transition(DeviceAction.retire, (S.available, S.in_repair, S.lost), S.retired, _l("Réformer"), _l("Équipement %(tag)s réformé.")),
+    "transfer": Transition(DeviceAction.transfer, (S.available,), None, _l("Transférer vers une autre structure"), _l("Équipement %(tag)s transféré vers %(site)s.")),
+}
+
+REFUSALS = {
+    S.on_loan: _l("Cet équipement est en prêt : il faut d'abord le reprendre."),
+    S.in_repair: _l("Cet équipement est en réparation."),
+    S.lost: _l("Cet équipement est déclaré perdu."),
+    S.retired: _l("Cet équipement est réformé : plus aucune action n'est possible."),
+    S.available: _l("Cet équipement est disponible."),
+}
+
+
+def can(verb: str, user: User, device: Device) -> bool:
+    transition = TRANSITIONS[verb]
+    return can_manage(user, device) and device.status in transition.allowed_from
+
+
+def available_actions(user: User, device: Device) -> list[tuple[str, Transition]]:
+    return [(verb, t) for verb, t in TRANSITIONS.items() if can(verb, user, device)]
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def lock_device(device_id: int) -> Device:
+    """Re-read the device under a row lock (PostgreSQL); SQLite already holds the write lock."""
+    device = db.session.scalar(
+        select(Device).where(Device.id == device_id).with_for_update(of=Device).execution_options(populate_existing=True)
+    )
+    if device is None:
+        raise DeviceError(_("Cet équipement n'existe pas."))
+    return device
+
+
+def find_by_tag(tag: str) -> Device | None:
+    return db.session.scalar(select(Device).where(Device.tag == tag))
+
+
+# --- operations ------------------------------------------------------------------------------
+
+
+def record(device: Device, actor: User | None, site_id: int, action: DeviceAction, *, from_status=None,
+           to_status=None, note: str = "", to_site_id: int | None = None) -> DeviceEvent:
+    event = DeviceEvent(
+        device=device,
+        actor_id=actor.id if actor is not None and getattr(actor, "id", None) else None,
+        site_id=site_id,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        to_site_id=to_site_id,
+        note=note,
+        at=now(),
+    )
+    db.session.add(event)
+    return event
+
+
+def create_device(actor: User | None, site: Site, kind: DeviceKind, *, action=DeviceAction.created, **fields) -> Device:
+    """Add a device with a fresh asset tag. A tag collision (two creations at once) retries."""
+    serial = (fields.pop("serial_number", None) or "").strip() or None
+    for _attempt in range(10):
+        device = Device(
+            tag=tags.generate(),
+            kind=kind,
+            home_site_id=site.id,
+            current_site_id=site.id,
+            status=DeviceStatus.available,
+            serial_number=serial,
+            **fields,
+        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(device)
+                db.session.flush()
+        except IntegrityError as exc:
+            if serial and _serial_taken(serial):
+                raise DeviceError(_("Ce numéro de série est déjà dans l'inventaire.")) from exc
+            if not is_unique_violation(exc):
+                raise
+            continue
+        record(device, actor, site.id, action, to_status=DeviceStatus.available)
+        return device
+    raise DeviceError(_("Impossible de créer un code unique ; réessayez."))
+
+
+def _serial_taken(serial: str, except_id: int | None = None) -> bool:
+    query = select(Device.id).where(Device.serial_number == serial)
+    if except_id is not None:
+        query = query.where(Device.id != except_id)
+    return db.session.scalar(query) is not None
+
+
+EDITABLE = (
+    "kind", "brand", "model", "serial_number", "imei", "phone_number", "operator", "data_plan", "accessories",
+    "condition_notes", "funding", "purchase_date", "purchase_price", "notes",
+)
+
+
+def update_device(actor: User, device: Device, site_id: int, **fields) -> Device:
+    """Edit the descriptive fields. Tag, sites and status never change here."""
+    if not can_manage(actor, device):
+        raise DeviceError(_("Seuls les responsables de la structure peuvent modifier cet équipement."))
+    serial = (fields.get("serial_number") or "").strip() or None
+    if serial and _serial_taken(serial, except_id=device.id):
+        raise DeviceError(_("Ce numéro de série est déjà dans l'inventaire."))
+    fields["serial_number"] = serial
+    changed = []
+    for name in EDITABLE:
+        if name in fields and getattr(device, name) != fields[name]:
+            setattr(device, name, fields[name])
+            changed.append(name)
+    if changed:
+        record(device, actor, site_id, DeviceAction.edited, note=", ".join(changed))
+    db.session.flush()
+    return device
+
+
+def apply(verb: str, actor: User, device_id: int, *, site_id: int, note: str = "", to_site: Site | None = None) -> Device:
+    """Run a named status action under the device's lock."""
+    transition = TRANSITIONS[verb]
+    device = lock_device(device_id)
+    if not can_manage(actor, device):
+        raise DeviceError(_("Seuls les responsables de la structure de cet équipement peuvent faire cette action."))
+    if device.status not in transition.allowed_from:
+        raise DeviceError(f"{REFUSALS[device.status]} " + _("L'action « %(action)s » n'est pas possible.", action=transition.button))
+    from_status = device.status
+    to_site_id = None
+    if verb == "transfer":
+        if to_site is None or to_site.id == device.home_site_id:
+            raise DeviceError(_("Choisissez une autre structure que celle de l'équipement."))
+        device.home_site_id = device.current_site_id = to_site_id = to_site.id
+    if transition.to is not None:
+        device.status = transition.to
+    record(device, actor, site_id, transition.action, from_status=from_status, to_status=device.status,
+           note=note.strip(), to_site_id=to_site_id)
+    db.session.flush()
+    return device
+
+
+def done_message(verb: str, device: Device) -> str:
+    return str(TRANSITIONS[verb].done) % {"tag": device.tag, "site": device.home_site.name}
+
+
+DEFAULT_KINDS = [
+    dict(code="laptop", name="Ordinateur portable", holds_personal_data=True, has_sim=False, position=10),
+    dict(code="tablet", name="Tablette", holds_personal_data=True, has_sim=False, position=20),
+    dict(code="dongle", name="Clé 4G", holds_personal_data=False, has_sim=True, position=30),
+]
+
+
+def ensure_default_kinds() -> dict[str, DeviceKind]:
+    """The three kinds every installation starts with (the first migration inserts them too)."""
+    kinds = {k.code: k for k in db.session.scalars(select(DeviceKind))}
+    for data in DEFAULT_KINDS:
+        if data["code"] not in kinds:
+            kinds[data["code"]] = DeviceKind(**data)
+            db.session.add(kinds[data["code"]])
+    db.session.flush()
+    return kinds

@@ -1,3 +1,0 @@
-from flask import Blueprint
-
-bp = Blueprint("loans", __name__)

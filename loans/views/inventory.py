@@ -1,0 +1,2 @@
+"""inventory routes of the loans blueprint."""
+from . import bp  # noqa: F401

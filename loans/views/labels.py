@@ -1,0 +1,2 @@
+"""labels routes of the loans blueprint."""
+from . import bp  # noqa: F401

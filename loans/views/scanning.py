@@ -1,0 +1,2 @@
+"""scanning routes of the loans blueprint."""
+from . import bp  # noqa: F401
