@@ -1,8 +1,10 @@
 """Demo data: the partner sites of the seed document and one staff account per role.
 
 Idempotent: each record is looked up by a natural key first, so a second run changes nothing.
-Later issues register their own loaders in DEMO_LOADERS.
+Each domain registers its own loader with register_demo_loader(app, loader) (from its blueprint's
+record_once hook); a loader receives {site name: Site} and returns summary lines.
 """
+from flask import current_app
 from sqlalchemy import select
 
 from . import auth
@@ -56,7 +58,10 @@ ACCOUNTS = [
     dict(email="accueil.mazingarbe@demo.test", name="Julien Accueil", role=Role.reception, sites=["Centre social de Mazingarbe"], password="demo-accueil-2026"),
 ]
 
-DEMO_LOADERS = []
+
+
+def register_demo_loader(app, loader):
+    app.extensions.setdefault("demo_loaders", []).append(loader)
 
 
 def load_demo() -> list[str]:
@@ -82,6 +87,6 @@ def load_demo() -> list[str]:
     db.session.flush()
 
     summary = [f"Structures créées : {created_sites}", f"Comptes créés : {created_users}"]
-    for loader in DEMO_LOADERS:
+    for loader in current_app.extensions.get("demo_loaders", []):
         summary.extend(loader(sites))
     return summary
