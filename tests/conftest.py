@@ -4,6 +4,7 @@ The database is chosen with TEST_DATABASE_URL (a postgresql+psycopg:// URL); wit
 suite runs on a SQLite file. On PostgreSQL each run creates its own database and drops it after.
 With CI_REQUIRE_ALL=1 a skipped test fails the run (CI must run the browser and PostgreSQL tests).
 """
+import contextvars
 import os
 import secrets
 import shutil
@@ -13,6 +14,8 @@ from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
+from flask import current_app, has_app_context
+from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
 
 from core import create_app
@@ -88,9 +91,28 @@ def app_config():
     return {}
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in its own app context, as in production.
+
+    The `app` fixture keeps an app context pushed for the test's own db.session; Flask would reuse
+    it for each request, so every client would share one `g` (where Flask-Login keeps the current
+    user: a second client would look logged in as the first) and one database session. Running the
+    request in an empty contextvars context gives it a fresh app context, `g` and session.
+    The test's own transaction is committed first: on SQLite it may hold the write lock.
+    """
+
+    def open(self, *args, **kwargs):
+        if self.preserve_context:  # `with client:` keeps the request context for inspection
+            return super().open(*args, **kwargs)
+        if has_app_context() and current_app._get_current_object() is self.application:
+            _db.session.commit()
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture
 def app(database_url, app_config):
     app = create_app(base_config(database_url, **app_config))
+    app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
         _db.session.remove()
