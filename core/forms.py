@@ -2,12 +2,17 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .models import Role
 
 MIN_PASSWORD = 10
+
+
+def strip(value):
+    """Pasted values often carry stray spaces; a name of spaces alone is no name."""
+    return value.strip() if isinstance(value, str) else value
 
 
 class EmptyForm(FlaskForm):
@@ -43,13 +48,13 @@ PHONE = Regexp(r"^[0-9 +().-]{6,30}$", message=_l("Numéro de téléphone invali
 
 
 class SiteForm(FlaskForm):
-    name = StringField(_l("Nom de la structure"), validators=[InputRequired(_l("Indiquez le nom.")), Length(max=120)])
-    address = StringField(_l("Adresse"), validators=[Optional(), Length(max=200)])
-    postcode = StringField(_l("Code postal"), validators=[Optional(), Regexp(r"^\d{5}$", message=_l("Le code postal a 5 chiffres."))])
-    town = StringField(_l("Ville"), validators=[Optional(), Length(max=80)])
-    phone = StringField(_l("Téléphone"), validators=[Optional(), PHONE])
-    email = EmailField(_l("Adresse e-mail"), validators=[Optional(), Email(_l("Adresse e-mail invalide.")), Length(max=254)])
-    opening_hours = TextAreaField(_l("Horaires d'ouverture"), validators=[Optional(), Length(max=2000)])
+    name = StringField(_l("Nom de la structure"), filters=[strip], validators=[DataRequired(_l("Indiquez le nom.")), Length(max=120)])
+    address = StringField(_l("Adresse"), filters=[strip], validators=[Optional(), Length(max=200)])
+    postcode = StringField(_l("Code postal"), filters=[strip], validators=[Optional(), Regexp(r"^\d{5}$", message=_l("Le code postal a 5 chiffres."))])
+    town = StringField(_l("Ville"), filters=[strip], validators=[Optional(), Length(max=80)])
+    phone = StringField(_l("Téléphone"), filters=[strip], validators=[Optional(), PHONE])
+    email = EmailField(_l("Adresse e-mail"), filters=[strip], validators=[Optional(), Email(_l("Adresse e-mail invalide.")), Length(max=254)])
+    opening_hours = TextAreaField(_l("Horaires d'ouverture"), filters=[strip], validators=[Optional(), Length(max=2000)])
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -58,8 +63,8 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class StaffForm(FlaskForm):
-    name = StringField(_l("Nom et prénom"), validators=[InputRequired(_l("Indiquez le nom.")), Length(max=120)])
-    email = EmailField(_l("Adresse e-mail"), validators=[InputRequired(_l("Indiquez l'adresse e-mail.")), Email(_l("Adresse e-mail invalide.")), Length(max=254)])
+    name = StringField(_l("Nom et prénom"), filters=[strip], validators=[DataRequired(_l("Indiquez le nom.")), Length(max=120)])
+    email = EmailField(_l("Adresse e-mail"), filters=[strip], validators=[DataRequired(_l("Indiquez l'adresse e-mail.")), Email(_l("Adresse e-mail invalide.")), Length(max=254)])
     role = SelectField(_l("Rôle"), validators=[InputRequired()])
     sites = MultiCheckboxField(_l("Structures"), coerce=int)
 
