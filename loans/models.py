@@ -3,13 +3,14 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, Enum, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import CheckConstraint, Date, Enum, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.clock import now
 from core.db import UTCDateTime
 from core.extensions import db
 from core.models import Site, User
+from core.residents import Resident
 
 
 class DeviceStatus(enum.Enum):
@@ -44,6 +45,10 @@ class DeviceAction(enum.Enum):
     found = "found"
     retire = "retire"
     transfer = "transfer"
+    lend = "lend"
+    take_back = "take_back"
+    extend = "extend"
+    loan_lost = "loan_lost"
 
     @property
     def label(self):
@@ -59,6 +64,10 @@ class DeviceAction(enum.Enum):
             DeviceAction.found: _("Retrouvé"),
             DeviceAction.retire: _("Réformé"),
             DeviceAction.transfer: _("Transféré vers une autre structure"),
+            DeviceAction.lend: _("Prêté"),
+            DeviceAction.take_back: _("Rendu"),
+            DeviceAction.extend: _("Prêt prolongé"),
+            DeviceAction.loan_lost: _("Déclaré perdu pendant un prêt"),
         }[self]
 
 
@@ -158,6 +167,8 @@ class DeviceEvent(db.Model):
     to_status: Mapped[DeviceStatus | None] = mapped_column(
         Enum(DeviceStatus, name="device_status", native_enum=False, length=20)
     )
+    # Lending events point at their loan: the resident's history is found through it.
+    loan_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id", ondelete="SET NULL"), index=True)
     # Transfers: the site the device went to (site_id is where the action was done).
     to_site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
     note: Mapped[str] = mapped_column(Text, default="")
@@ -166,3 +177,89 @@ class DeviceEvent(db.Model):
     actor: Mapped[User | None] = relationship()
     site: Mapped[Site] = relationship(foreign_keys=[site_id])
     to_site: Mapped[Site | None] = relationship(foreign_keys=[to_site_id])
+    loan: Mapped["Loan | None"] = relationship()
+
+
+class LoanOutcome(enum.Enum):
+    returned = "returned"
+    lost = "lost"
+
+
+class Loan(db.Model):
+    """One check-out … check-in of one device."""
+
+    __tablename__ = "loans"
+    __table_args__ = (
+        # The rule that must never break: at most one open loan per device, enforced by the database.
+        Index(
+            "uq_loans_open_device", "device_id", unique=True,
+            sqlite_where=text("closed_at IS NULL"), postgresql_where=text("closed_at IS NULL"),
+        ),
+        Index("ix_loans_site_open_due", "site_id", "closed_at", "due_on"),
+        Index("ix_loans_resident_started", "resident_id", "started_at"),
+        Index("ix_loans_device_started", "device_id", "started_at"),
+        CheckConstraint("closed_at IS NULL OR closed_at >= started_at", name="closed_after_start"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))  # where it was lent
+    lent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    due_on: Mapped[date] = mapped_column(Date)
+    accessories_out: Mapped[str] = mapped_column(Text, default="")
+    condition_out: Mapped[str] = mapped_column(Text, default="")
+    charter_method: Mapped[str] = mapped_column(String(20), default="ticked")
+    override_reason: Mapped[str] = mapped_column(Text, default="")
+    # One-time key of the lending form: a resubmission lands on the loan it already created.
+    form_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[LoanOutcome | None] = mapped_column(
+        Enum(LoanOutcome, name="loan_outcome", native_enum=False, length=20)
+    )
+    closed_site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    accessories_missing: Mapped[str] = mapped_column(Text, default="")
+    condition_in: Mapped[str] = mapped_column(Text, default="")
+    damaged: Mapped[bool] = mapped_column(default=False)
+    data_wiped: Mapped[bool | None] = mapped_column()
+
+    device: Mapped[Device] = relationship()
+    resident: Mapped["Resident"] = relationship()
+    site: Mapped[Site] = relationship(foreign_keys=[site_id])
+    closed_site: Mapped[Site | None] = relationship(foreign_keys=[closed_site_id])
+    lent_by: Mapped[User | None] = relationship(foreign_keys=[lent_by_id])
+    closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])
+
+    @property
+    def is_open(self):
+        return self.closed_at is None
+
+    @property
+    def accessories_out_list(self):
+        return [a for a in (self.accessories_out or "").splitlines() if a.strip()]
+
+    @property
+    def accessories_missing_list(self):
+        return [a for a in (self.accessories_missing or "").splitlines() if a.strip()]
+
+
+class LoanPolicy(db.Model):
+    """Per site and kind of device: default loan length and how many a resident may hold at once."""
+
+    __tablename__ = "loan_policies"
+    __table_args__ = (
+        UniqueConstraint("site_id", "kind_id", name="uq_loan_policies_site_kind"),
+        CheckConstraint("default_days >= 0", name="default_days_positive"),
+        CheckConstraint("max_per_resident >= 1", name="max_per_resident_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    kind_id: Mapped[int] = mapped_column(ForeignKey("device_kinds.id", ondelete="CASCADE"))
+    default_days: Mapped[int] = mapped_column(Integer)  # 0: same-day loan, used inside the centre
+    max_per_resident: Mapped[int] = mapped_column(Integer, default=1)
+
+    kind: Mapped[DeviceKind] = relationship()

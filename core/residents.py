@@ -1,0 +1,168 @@
+"""Residents (habitants): people who borrow devices or book a seat. No account, only what is needed.
+
+Shared by both domains: loans lend to residents; the desk books rooms for them.
+"""
+import re
+import unicodedata
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, or_, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .clock import now
+from .db import UTCDateTime
+from .extensions import db
+from .models import Site, User
+
+resident_sites = Table(
+    "resident_sites",
+    db.metadata,
+    Column("resident_id", ForeignKey("residents.id", ondelete="CASCADE"), primary_key=True),
+    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class ResidentError(Exception):
+    """A rule was broken; the message is the French sentence shown to the person."""
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: 'Élodie' and 'elodie' match."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower().strip()
+
+
+def normalise_phone(raw: str) -> str:
+    """French numbers in one form: '06 12 34 56 78', '+33 6 12 34 56 78', '0033612345678' → '0612345678'."""
+    digits = re.sub(r"\D", "", raw or "")
+    if digits.startswith("0033"):
+        digits = "0" + digits[4:]
+    elif digits.startswith("33") and len(digits) == 11:
+        digits = "0" + digits[2:]
+    return digits
+
+
+def format_phone(digits: str) -> str:
+    if len(digits) == 10:
+        return " ".join(digits[i:i + 2] for i in range(0, 10, 2))
+    return digits
+
+
+class Resident(db.Model):
+    __tablename__ = "residents"
+    __table_args__ = (
+        Index("ix_residents_last_key", "last_name_key"),
+        Index("ix_residents_first_key", "first_name_key"),
+        Index("ix_residents_phone", "phone"),
+        Index("ix_residents_membership", "membership_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    first_name: Mapped[str] = mapped_column(String(80))
+    last_name: Mapped[str] = mapped_column(String(80))
+    # Folded copies for search as you type (an index each; prefix search).
+    first_name_key: Mapped[str] = mapped_column(String(80))
+    last_name_key: Mapped[str] = mapped_column(String(80))
+    phone: Mapped[str] = mapped_column(String(20), default="")  # digits only, see normalise_phone
+    email: Mapped[str] = mapped_column(String(254), default="")
+    membership_number: Mapped[str] = mapped_column(String(40), default="")
+    charter_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    sites: Mapped[list[Site]] = relationship(secondary=resident_sites, order_by=Site.name)
+    created_by: Mapped[User | None] = relationship()
+
+    @property
+    def full_name(self):
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def phone_display(self):
+        return format_phone(self.phone)
+
+    @property
+    def site_ids(self) -> set[int]:
+        return {s.id for s in self.sites}
+
+    def set_names(self, first_name: str, last_name: str):
+        self.first_name = " ".join(first_name.split())
+        self.last_name = " ".join(last_name.split())
+        self.first_name_key = fold(self.first_name)
+        self.last_name_key = fold(self.last_name)
+
+
+def visible_to(user, query):
+    """Restrict a Resident query to the residents of the user's sites (admins: everyone)."""
+    if user.is_admin:
+        return query
+    return query.where(
+        Resident.id.in_(select(resident_sites.c.resident_id).where(resident_sites.c.site_id.in_(user.site_ids)))
+    )
+
+
+def can_view(user, resident: Resident) -> bool:
+    return user.is_admin or bool(resident.site_ids & user.site_ids)
+
+
+def search(user, text: str, limit: int = 10, offset: int = 0) -> list[Resident]:
+    """2-3 letters of a first or last name, a phone number or a membership number; a page at a time."""
+    text = (text or "").strip()
+    key = fold(text)
+    conditions = []
+    if len(key) >= 2:
+        words = key.split()
+        if len(words) >= 2:
+            # "dupont mar" or "marie dup": both orders.
+            a, b = words[0], " ".join(words[1:])
+            conditions.append((Resident.last_name_key.startswith(a) & Resident.first_name_key.startswith(b)))
+            conditions.append((Resident.first_name_key.startswith(a) & Resident.last_name_key.startswith(b)))
+        else:
+            conditions.append(Resident.last_name_key.startswith(key))
+            conditions.append(Resident.first_name_key.startswith(key))
+        conditions.append(Resident.membership_number == text)
+    digits = normalise_phone(text)
+    if len(digits) >= 4 and len(digits) >= len(re.sub(r"\s", "", text)) - 1:
+        conditions.append(Resident.phone.startswith(digits) if digits.startswith("0") else Resident.phone.contains(digits))
+    if not conditions:
+        return []
+    query = (
+        select(Resident)
+        .where(or_(*conditions))
+        .order_by(Resident.last_name_key, Resident.first_name_key, Resident.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(db.session.scalars(visible_to(user, query)))
+
+
+def likely_duplicates(user, first_name: str, last_name: str, phone: str) -> list[Resident]:
+    """Same name and same phone (or same name with no phone): point it out before creating."""
+    query = select(Resident).where(
+        Resident.first_name_key == fold(first_name), Resident.last_name_key == fold(last_name)
+    )
+    digits = normalise_phone(phone)
+    if digits:
+        query = query.where(or_(Resident.phone == digits, Resident.phone == ""))
+    return list(db.session.scalars(visible_to(user, query).limit(5)))
+
+
+def create_resident(actor, site: Site, *, first_name, last_name, phone="", email="", membership_number="",
+                    notes="") -> Resident:
+    if not fold(first_name) or not fold(last_name):
+        raise ResidentError(_("Le prénom et le nom sont obligatoires."))
+    resident = Resident(
+        phone=normalise_phone(phone),
+        email=(email or "").strip().lower(),
+        membership_number=(membership_number or "").strip(),
+        notes=(notes or "").strip(),
+        created_by_id=getattr(actor, "id", None),
+        created_at=now(),
+    )
+    resident.set_names(first_name, last_name)
+    resident.sites = [site]
+    db.session.add(resident)
+    db.session.flush()
+    return resident
