@@ -3,7 +3,7 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, Enum, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, Date, Enum, ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.clock import now
@@ -263,3 +263,21 @@ class LoanPolicy(db.Model):
     max_per_resident: Mapped[int] = mapped_column(Integer, default=1)
 
     kind: Mapped[DeviceKind] = relationship()
+
+
+class DeviceImportDraft(db.Model):
+    """An uploaded inventory CSV between its preview and its confirmation (loans/csv_io.py).
+
+    Kept in the database, not in the session cookie (4 KB) nor on one server's disk (several app
+    processes share the database only). Bound to the person who uploaded it; stale drafts are
+    deleted at the next upload.
+    """
+
+    __tablename__ = "device_import_drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, index=True)
