@@ -1,14 +1,34 @@
-"""The one place that reads the clock, so tests can freeze time."""
+"""The one place that reads the clock, so tests can freeze time.
+
+Code imports `now` freely (`from core.clock import now`); tests freeze it with
+`monkeypatch.setattr(core.clock, "frozen_at", aware_datetime)` or the `frozen` context manager.
+"""
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 PARIS = ZoneInfo("Europe/Paris")
 
+frozen_at: datetime | None = None
+
 
 def now() -> datetime:
     """Current time, timezone-aware, in UTC."""
+    if frozen_at is not None:
+        return frozen_at.astimezone(timezone.utc)
     return datetime.now(timezone.utc)
 
 
 def local_now() -> datetime:
+    """Current time in Europe/Paris."""
     return now().astimezone(PARIS)
+
+
+@contextmanager
+def frozen(at: datetime):
+    global frozen_at
+    previous, frozen_at = frozen_at, at
+    try:
+        yield at
+    finally:
+        frozen_at = previous

@@ -1,0 +1,318 @@
+"""Lending rules: lend, take back, extend, declare lost during a loan, found again.
+
+Each verb locks the device row first (SELECT … FOR UPDATE on PostgreSQL; on SQLite the
+transaction already holds the write lock, see core/db.py), re-checks the state, then writes
+the loan and the device status in the same transaction. The partial unique index
+uq_loans_open_device is the last guard: a second open loan for a device cannot exist.
+"""
+from datetime import date, timedelta
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from core import residents
+from core.clock import local_now, now
+from core.db import is_unique_violation
+from core.extensions import db
+from core.models import Site, User
+from core.residents import Resident
+
+from .models import Device, DeviceAction, DeviceKind, DeviceStatus, Loan, LoanOutcome, LoanPolicy
+from .operations import DeviceError, lock_device, record
+
+DEFAULT_DAYS = {"laptop": 14, "tablet": 14, "dongle": 30}
+FALLBACK_DAYS = 14
+MAX_LOAN_DAYS = 366
+
+NOT_LENDABLE = {
+    DeviceStatus.on_loan: _l("Cet équipement est déjà en prêt. Reprenez-le d'abord s'il vient d'être rendu."),
+    DeviceStatus.in_repair: _l("Cet équipement est en réparation : il ne peut pas être prêté. Choisissez-en un autre."),
+    DeviceStatus.lost: _l("Cet équipement est déclaré perdu : il ne peut pas être prêté. S'il est retrouvé, enregistrez-le d'abord comme retrouvé."),
+    DeviceStatus.retired: _l("Cet équipement est réformé : il ne peut plus être prêté."),
+}
+
+
+class LoanError(DeviceError):
+    """A lending rule was broken; the message is the French sentence shown to the person."""
+
+    def __init__(self, message, field=None):
+        super().__init__(message)
+        self.field = field
+
+
+def today() -> date:
+    return local_now().date()
+
+
+# --- who may do what -------------------------------------------------------------------------
+
+
+def can_lend(user: User, device: Device) -> bool:
+    """Staff of the site where the device is now, when it is available."""
+    return user.is_authenticated and device.is_available and user.can_access_site(device.current_site_id)
+
+
+def can_take_back(user: User, device: Device) -> bool:
+    """Returns are accepted at any site of the network."""
+    return user.is_authenticated and device.is_on_loan and (user.is_admin or bool(user.site_ids))
+
+
+def can_see_borrower(user: User, loan: Loan) -> bool:
+    return user.is_admin or loan.site_id in user.site_ids or loan.device.home_site_id in user.site_ids
+
+
+def can_override_limit(user: User) -> bool:
+    return user.is_manager
+
+
+# --- policies --------------------------------------------------------------------------------
+
+
+def policy_for(site_id: int, kind: DeviceKind) -> tuple[int, int]:
+    """(default loan days, max devices of this kind per resident at once) for a site."""
+    policy = db.session.scalar(select(LoanPolicy).where(LoanPolicy.site_id == site_id, LoanPolicy.kind_id == kind.id))
+    if policy is not None:
+        return policy.default_days, policy.max_per_resident
+    return DEFAULT_DAYS.get(kind.code, FALLBACK_DAYS), 1
+
+
+def default_due_date(site_id: int, kind: DeviceKind) -> date:
+    days, _max = policy_for(site_id, kind)
+    return today() + timedelta(days=days)
+
+
+def set_policy(site_id: int, kind_id: int, default_days: int, max_per_resident: int) -> LoanPolicy:
+    policy = db.session.scalar(select(LoanPolicy).where(LoanPolicy.site_id == site_id, LoanPolicy.kind_id == kind_id))
+    if policy is None:
+        policy = LoanPolicy(site_id=site_id, kind_id=kind_id)
+        db.session.add(policy)
+    policy.default_days = default_days
+    policy.max_per_resident = max_per_resident
+    db.session.flush()
+    return policy
+
+
+# --- queries ---------------------------------------------------------------------------------
+
+
+def open_loan(device_id: int) -> Loan | None:
+    return db.session.scalar(select(Loan).where(Loan.device_id == device_id, Loan.closed_at.is_(None)))
+
+
+def find_by_form_key(form_key: str) -> Loan | None:
+    return db.session.scalar(select(Loan).where(Loan.form_key == form_key)) if form_key else None
+
+
+def open_loans_of_kind(resident_id: int, kind_id: int, site_id: int) -> int:
+    return db.session.scalar(
+        select(func.count(Loan.id))
+        .join(Device, Device.id == Loan.device_id)
+        .where(
+            Loan.resident_id == resident_id,
+            Loan.closed_at.is_(None),
+            Loan.site_id == site_id,
+            Device.kind_id == kind_id,
+        )
+    )
+
+
+# --- operations ------------------------------------------------------------------------------
+
+
+def lend(
+    actor: User,
+    device_id: int,
+    resident: Resident,
+    *,
+    due_on: date,
+    accessories: list[str],
+    charter_method: str | None,
+    condition: str = "",
+    form_key: str | None = None,
+    override_reason: str = "",
+) -> Loan:
+    """Lend a device. A repeated submission of the same form returns the loan it created."""
+    existing = find_by_form_key(form_key)
+    if existing is not None:
+        return existing
+    device = lock_device(device_id)
+    site_id = device.current_site_id
+    if not actor.can_access_site(site_id):
+        raise LoanError(_("Cet équipement est dans une autre structure : il ne peut être prêté que là-bas."))
+    if device.status is not DeviceStatus.available:
+        raise LoanError(str(NOT_LENDABLE[device.status]))
+    if not residents.can_view(actor, resident):
+        raise LoanError(_("Cette personne n'est pas inscrite dans vos structures."), field="resident")
+    if due_on is None:
+        raise LoanError(_("Indiquez la date de retour."), field="due_on")
+    if due_on < today():
+        raise LoanError(_("La date de retour ne peut pas être avant le début du prêt."), field="due_on")
+    if due_on > today() + timedelta(days=MAX_LOAN_DAYS):
+        raise LoanError(_("La date de retour est à plus d'un an : vérifiez-la."), field="due_on")
+    if charter_method not in ("ticked", "signed"):
+        raise LoanError(_("La personne doit accepter la charte de prêt avant de partir avec l'équipement."), field="charter")
+    unknown = set(accessories) - set(device.accessory_list)
+    if unknown:
+        raise LoanError(_("Accessoire inconnu pour cet équipement."), field="accessories")
+    _days, limit = policy_for(site_id, device.kind)
+    override_reason = (override_reason or "").strip()
+    if open_loans_of_kind(resident.id, device.kind_id, site_id) >= limit:
+        if not override_reason:
+            raise LoanError(
+                _("Cette personne a déjà %(n)s %(kind)s en prêt ici (limite : %(n)s).", n=limit, kind=device.kind.name.lower())
+                + " "
+                + (_("Pour dépasser la limite, indiquez une raison.") if can_override_limit(actor)
+                   else _("Seul un responsable peut dépasser cette limite.")),
+                field="override_reason",
+            )
+        if not can_override_limit(actor):
+            raise LoanError(_("Seul un responsable peut dépasser cette limite."), field="override_reason")
+
+    started = now()
+    loan = Loan(
+        device_id=device.id,
+        resident_id=resident.id,
+        site_id=site_id,
+        lent_by_id=actor.id,
+        started_at=started,
+        due_on=due_on,
+        accessories_out="\n".join(a for a in device.accessory_list if a in set(accessories)),
+        condition_out=(condition or "").strip(),
+        charter_method=charter_method,
+        override_reason=override_reason,
+        form_key=form_key or None,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(loan)
+            db.session.flush()
+    except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        existing = find_by_form_key(form_key)
+        if existing is not None:
+            return existing
+        raise LoanError(str(NOT_LENDABLE[DeviceStatus.on_loan])) from exc
+    device.status = DeviceStatus.on_loan
+    resident.charter_accepted_at = started
+    if site_id not in resident.site_ids:
+        resident.sites.append(db.session.get(Site, site_id))
+    note = _("Retour prévu le %(date)s", date=due_on.strftime("%d/%m/%Y"))
+    if override_reason:
+        note += " — " + _("limite dépassée : %(reason)s", reason=override_reason)
+    event = record(device, actor, site_id, DeviceAction.lend, from_status=DeviceStatus.available,
+                   to_status=DeviceStatus.on_loan, note=note)
+    event.loan = loan
+    db.session.flush()
+    return loan
+
+
+def take_back(
+    actor: User,
+    device_id: int,
+    *,
+    site_id: int,
+    accessories_returned: list[str],
+    condition: str = "",
+    damaged: bool = False,
+    data_wiped: bool = False,
+) -> Loan:
+    """Take a device back at any site of the network; it stays at that site."""
+    if not actor.can_access_site(site_id):
+        raise LoanError(_("Choisissez une de vos structures."), field="site")
+    device = lock_device(device_id)
+    if device.status is not DeviceStatus.on_loan:
+        raise LoanError(_("Cet équipement n'est pas en prêt : il n'y a rien à reprendre."))
+    loan = open_loan(device.id)
+    if loan is None:  # status and loans disagree: never expected, refuse rather than guess
+        raise LoanError(_("Aucun prêt en cours n'est enregistré pour cet équipement. Prévenez un responsable."))
+    if device.kind.holds_personal_data and not damaged and not data_wiped:
+        raise LoanError(
+            _("Confirmez que les données personnelles de la personne ont été effacées avant de remettre l'appareil en prêt."),
+            field="data_wiped",
+        )
+    missing = [a for a in loan.accessories_out_list if a not in set(accessories_returned)]
+    loan.closed_at = now()
+    loan.outcome = LoanOutcome.returned
+    loan.closed_site_id = site_id
+    loan.closed_by_id = actor.id
+    loan.accessories_missing = "\n".join(missing)
+    loan.condition_in = (condition or "").strip()
+    loan.damaged = bool(damaged)
+    loan.data_wiped = bool(data_wiped) if device.kind.holds_personal_data else None
+    device.current_site_id = site_id
+    device.status = DeviceStatus.in_repair if damaged else DeviceStatus.available
+    if loan.condition_in:
+        device.condition_notes = loan.condition_in
+    parts = []
+    if missing:
+        parts.append(_("accessoires manquants : %(list)s", list=", ".join(missing)))
+    if damaged:
+        parts.append(_("abîmé, envoyé en réparation"))
+    event = record(device, actor, site_id, DeviceAction.take_back, from_status=DeviceStatus.on_loan,
+                   to_status=device.status, note=" ; ".join(parts))
+    event.loan = loan
+    db.session.flush()
+    return loan
+
+
+def extend(actor: User, device_id: int, *, new_due_on: date, agreed_by: str) -> Loan:
+    device = lock_device(device_id)
+    loan = open_loan(device.id)
+    if loan is None:
+        raise LoanError(_("Cet équipement n'est pas en prêt : il n'y a rien à prolonger."))
+    if not actor.can_access_site(loan.site_id) and not actor.can_access_site(device.home_site_id):
+        raise LoanError(_("Seule la structure qui a prêté l'équipement peut prolonger le prêt."))
+    agreed_by = (agreed_by or "").strip()
+    if not agreed_by:
+        raise LoanError(_("Indiquez qui a accepté la prolongation."), field="agreed_by")
+    if new_due_on is None or new_due_on <= loan.due_on or new_due_on < today():
+        raise LoanError(_("La nouvelle date doit être après la date de retour prévue (%(date)s).",
+                          date=loan.due_on.strftime("%d/%m/%Y")), field="new_due_on")
+    if new_due_on > today() + timedelta(days=MAX_LOAN_DAYS):
+        raise LoanError(_("La nouvelle date est à plus d'un an : vérifiez-la."), field="new_due_on")
+    old = loan.due_on
+    loan.due_on = new_due_on
+    event = record(device, actor, loan.site_id, DeviceAction.extend, from_status=device.status, to_status=device.status,
+                   note=_("du %(old)s au %(new)s, accord de %(who)s", old=old.strftime("%d/%m/%Y"),
+                          new=new_due_on.strftime("%d/%m/%Y"), who=agreed_by))
+    event.loan = loan
+    db.session.flush()
+    return loan
+
+
+def declare_lost(actor: User, device_id: int, *, note: str = "") -> Loan:
+    """The resident reports the device lost: the loan closes, the device is lost."""
+    device = lock_device(device_id)
+    loan = open_loan(device.id)
+    if device.status is not DeviceStatus.on_loan or loan is None:
+        raise LoanError(_("Cet équipement n'est pas en prêt. Pour un équipement perdu à la structure, utilisez l'inventaire."))
+    if not actor.can_access_site(loan.site_id) and not actor.can_access_site(device.home_site_id):
+        raise LoanError(_("Seule la structure qui a prêté l'équipement peut le déclarer perdu."))
+    loan.closed_at = now()
+    loan.outcome = LoanOutcome.lost
+    loan.closed_site_id = loan.site_id
+    loan.closed_by_id = actor.id
+    device.status = DeviceStatus.lost
+    event = record(device, actor, loan.site_id, DeviceAction.loan_lost, from_status=DeviceStatus.on_loan,
+                   to_status=DeviceStatus.lost, note=(note or "").strip())
+    event.loan = loan
+    db.session.flush()
+    return loan
+
+
+def found_again(actor: User, device_id: int, *, site_id: int, note: str = "") -> Device:
+    """A lost device is brought back to a desk: available again, at that site."""
+    if not actor.can_access_site(site_id):
+        raise LoanError(_("Choisissez une de vos structures."), field="site")
+    device = lock_device(device_id)
+    if device.status is not DeviceStatus.lost:
+        raise LoanError(_("Cet équipement n'est pas déclaré perdu."))
+    device.status = DeviceStatus.available
+    device.current_site_id = site_id
+    record(device, actor, site_id, DeviceAction.found, from_status=DeviceStatus.lost,
+           to_status=DeviceStatus.available, note=(note or "").strip())
+    db.session.flush()
+    return device
