@@ -215,3 +215,110 @@ def ensure_default_kinds() -> dict[str, DeviceKind]:
             db.session.add(kinds[data["code"]])
     db.session.flush()
     return kinds
+
+
+# --- inventory pages: kinds, the acting site, bulk creation ----------------------------------
+
+# The one sensible next inventory action, shown first (lending adds its own for available / on loan).
+NEXT_ACTION = {S.in_repair: "back_from_repair", S.lost: "found"}
+
+
+def acting_site_id(user: User, device: Device) -> int:
+    """Where a person acts on a device: its current site if it is theirs, else its home site."""
+    for site_id in (device.current_site_id, device.home_site_id):
+        if user.can_access_site(site_id):
+            return site_id
+    return device.current_site_id
+
+
+def create_kind(name: str, code: str, *, holds_personal_data: bool, has_sim: bool) -> DeviceKind:
+    from sqlalchemy import func, or_
+
+    name, code = name.strip(), code.strip().lower()
+    clash = db.session.scalar(
+        select(DeviceKind).where(or_(func.lower(DeviceKind.name) == name.lower(), DeviceKind.code == code))
+    )
+    if clash is not None:
+        if clash.code == code:
+            raise DeviceError(_("Ce code est déjà pris par le type « %(name)s ».", name=clash.name))
+        raise DeviceError(_("Un type porte déjà ce nom."))
+    position = (db.session.scalar(select(func.max(DeviceKind.position))) or 0) + 10
+    kind = DeviceKind(name=name, code=code, holds_personal_data=holds_personal_data, has_sim=has_sim, position=position)
+    try:
+        with db.session.begin_nested():
+            db.session.add(kind)
+            db.session.flush()
+    except IntegrityError as exc:
+        if is_unique_violation(exc):
+            raise DeviceError(_("Un type porte déjà ce nom ou ce code.")) from exc
+        raise
+    return kind
+
+
+def _fresh_tags(count: int, reserved: set[str]) -> list[str]:
+    """`count` new tags, unique among themselves, outside `reserved`, and unused in the database."""
+    chosen: set[str] = set()
+    while len(chosen) < count:
+        batch = set()
+        while len(batch) < count - len(chosen):
+            tag = tags.generate()
+            if tag not in reserved and tag not in chosen:
+                batch.add(tag)
+        taken = set()
+        candidates = sorted(batch)
+        for start in range(0, len(candidates), 500):
+            taken |= set(db.session.scalars(select(Device.tag).where(Device.tag.in_(candidates[start:start + 500]))))
+        chosen |= batch - taken
+    return list(chosen)
+
+
+def create_devices_in_bulk(actor: User | None, rows: list[dict], *, action=DeviceAction.imported) -> int:
+    """Insert many devices and their history rows at once (the CSV import): all of them or none.
+
+    Each row holds Device columns (kind_id, home_site_id, current_site_id, status, brand…), an
+    optional `tag` to keep (a re-imported inventory keeps its printed labels) and an optional
+    `note` for its history row. Rows must have been validated (serials, sites, kinds). Missing
+    tags are generated in one go and checked against the database in a few queries.
+    """
+    from sqlalchemy import insert
+
+    if not rows:
+        return 0
+    kept = {row["tag"] for row in rows if row.get("tag")}
+    stamp = now()
+    actor_id = actor.id if actor is not None and getattr(actor, "id", None) else None
+    for attempt in range(5):
+        fresh = iter(_fresh_tags(sum(1 for row in rows if not row.get("tag")), kept))
+        devices, notes = [], {}
+        for row in rows:
+            values = {k: v for k, v in row.items() if k != "note"}
+            values["tag"] = row.get("tag") or next(fresh)
+            values.setdefault("current_site_id", values["home_site_id"])
+            values.setdefault("status", DeviceStatus.available)
+            values["created_at"] = values["updated_at"] = stamp
+            devices.append(values)
+            notes[values["tag"]] = row.get("note", "")
+        try:
+            with db.session.begin_nested():
+                inserted = db.session.execute(insert(Device).returning(Device.id, Device.tag), devices).all()
+                by_tag = {values["tag"]: values for values in devices}
+                db.session.execute(
+                    insert(DeviceEvent),
+                    [
+                        dict(device_id=device_id, actor_id=actor_id, site_id=by_tag[tag]["home_site_id"], action=action,
+                             from_status=None, to_status=by_tag[tag]["status"], note=notes[tag], at=stamp)
+                        for device_id, tag in inserted
+                    ],
+                )
+        except IntegrityError as exc:
+            if not is_unique_violation(exc):
+                raise
+            serials = [row["serial_number"] for row in rows if row.get("serial_number")]
+            clash = kept and db.session.scalar(select(Device.tag).where(Device.tag.in_(sorted(kept))).limit(1))
+            clash = clash or (serials and db.session.scalar(
+                select(Device.serial_number).where(Device.serial_number.in_(serials)).limit(1)))
+            if clash:
+                raise DeviceError(_("« %(value)s » vient d'être ajouté à l'inventaire par quelqu'un d'autre : rien n'a été importé.", value=clash)) from exc
+            continue  # two creations drew the same new tag at the same instant: draw again
+        return len(inserted)
+    raise DeviceError(_("Impossible de créer des codes uniques ; réessayez."))
