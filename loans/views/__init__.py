@@ -5,5 +5,15 @@ from .. import models  # noqa: F401  (tables known to the app and to Alembic)
 
 bp = Blueprint("loans", __name__)
 
+
+@bp.record_once
+def _register_demo(state):
+    from core.demo import register_demo_loader
+
+    from ..demo import load
+
+    register_demo_loader(state.app, load)
+
+
 # Route modules, imported for their side effect of registering on `bp`.
 from . import inventory, labels, scanning  # noqa: E402,F401
