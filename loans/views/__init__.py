@@ -14,6 +14,10 @@ def _register_demo(state):
 
     register_demo_loader(state.app, load)
 
+    from ..bench import bench_data
+
+    state.app.cli.add_command(bench_data)
+
 
 # Route modules, imported for their side effect of registering on `bp`.
 from . import inventory, labels, scanning  # noqa: E402,F401

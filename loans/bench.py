@@ -1,0 +1,79 @@
+"""Benchmark data: many sites and devices, inserted in bulk (`flask --app wsgi bench-data`).
+
+Later issues extend it with residents, loans and bookings. Never run it on a real installation.
+"""
+import random
+from datetime import date, timedelta
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import func, insert, select
+
+from core.clock import now
+from core.extensions import db
+from core.models import Site
+
+from . import operations, tags
+from .models import Device, DeviceStatus
+
+CHUNK = 5000
+
+
+@click.command("bench-data")
+@click.option("--sites", default=200, show_default=True, help="Number of benchmark sites.")
+@click.option("--devices", default=20000, show_default=True, help="Number of devices in all.")
+@click.option("--seed", default=1, show_default=True)
+@with_appcontext
+def bench_data(sites, devices, seed):
+    """Fill the database with benchmark sites and devices (bulk inserts)."""
+    rng = random.Random(seed)
+    site_ids = ensure_sites(sites)
+    created = add_devices(site_ids, devices, rng)
+    db.session.commit()
+    click.echo(f"Structures : {len(site_ids)} ; équipements ajoutés : {created}")
+
+
+def ensure_sites(count: int) -> list[int]:
+    names = [f"Centre banc d'essai {i:03d}" for i in range(1, count + 1)]
+    existing = set(db.session.scalars(select(Site.name).where(Site.name.in_(names))))
+    missing = [n for n in names if n not in existing]
+    if missing:
+        db.session.execute(insert(Site), [
+            dict(name=n, address=f"{i} rue du Banc", postcode="59300", town="Valenciennes",
+                 phone="03 27 00 00 00", email="", opening_hours="", created_at=now())
+            for i, n in enumerate(missing, start=1)
+        ])
+    return list(db.session.scalars(select(Site.id).where(Site.name.in_(names)).order_by(Site.id)))
+
+
+def add_devices(site_ids: list[int], total: int, rng: random.Random) -> int:
+    kinds = list(operations.ensure_default_kinds().values())
+    have = db.session.scalar(select(func.count(Device.id)).where(Device.home_site_id.in_(site_ids))) or 0
+    wanted = max(0, total - have)
+    taken = set(db.session.scalars(select(Device.tag)))
+    statuses = [DeviceStatus.available] * 14 + [DeviceStatus.in_repair, DeviceStatus.retired]
+    stamp = now()
+    rows = []
+    for n in range(wanted):
+        tag = tags.generate()
+        while tag in taken:
+            tag = tags.generate()
+        taken.add(tag)
+        kind = kinds[n % len(kinds)]
+        site_id = site_ids[n % len(site_ids)]
+        rows.append(dict(
+            tag=tag, kind_id=kind.id, brand=rng.choice(["Lenovo", "HP", "Dell", "Samsung", "Huawei"]),
+            model=f"Modèle {rng.randrange(1, 60)}", serial_number=f"BENCH-{seed_token(rng)}-{have + n}",
+            imei="", phone_number="", operator="", data_plan="", accessories="Chargeur",
+            home_site_id=site_id, current_site_id=site_id, status=rng.choice(statuses),
+            condition_notes="", funding="FEDER 2014-2020", notes="",
+            purchase_date=date(2020, 1, 1) + timedelta(days=rng.randrange(0, 1500)),
+            created_at=stamp, updated_at=stamp,
+        ))
+    for start in range(0, len(rows), CHUNK):
+        db.session.execute(insert(Device), rows[start:start + CHUNK])
+    return len(rows)
+
+
+def seed_token(rng):
+    return "".join(rng.choice("ABCDEFGHJKMNPQRSTUVWXYZ") for _ in range(4))
