@@ -154,6 +154,14 @@ EDITABLE = (
 )
 
 
+FIELD_LABELS = {
+    "kind": _l("type"), "brand": _l("marque"), "model": _l("modèle"), "serial_number": _l("numéro de série"),
+    "imei": _l("IMEI"), "phone_number": _l("numéro de la SIM"), "operator": _l("opérateur"), "data_plan": _l("forfait"),
+    "accessories": _l("accessoires"), "condition_notes": _l("état du matériel"), "funding": _l("financement"),
+    "purchase_date": _l("date d'achat"), "purchase_price": _l("prix d'achat"), "notes": _l("notes"),
+}
+
+
 def update_device(actor: User, device: Device, site_id: int, **fields) -> Device:
     """Edit the descriptive fields. Tag, sites and status never change here."""
     if not can_manage(actor, device):
@@ -168,7 +176,8 @@ def update_device(actor: User, device: Device, site_id: int, **fields) -> Device
             setattr(device, name, fields[name])
             changed.append(name)
     if changed:
-        record(device, actor, site_id, DeviceAction.edited, note=", ".join(changed))
+        labels = ", ".join(str(FIELD_LABELS.get(name, name)) for name in changed)
+        record(device, actor, site_id, DeviceAction.edited, note=_("Modifié : %(fields)s", fields=labels))
     db.session.flush()
     return device
 
@@ -239,9 +248,10 @@ def create_kind(name: str, code: str, *, holds_personal_data: bool, has_sim: boo
         select(DeviceKind).where(or_(func.lower(DeviceKind.name) == name.lower(), DeviceKind.code == code))
     )
     if clash is not None:
-        if clash.code == code:
-            raise DeviceError(_("Ce code est déjà pris par le type « %(name)s ».", name=clash.name))
-        raise DeviceError(_("Un type porte déjà ce nom."))
+        error = DeviceError(_("Ce code est déjà pris par le type « %(name)s ».", name=clash.name)) if clash.code == code \
+            else DeviceError(_("Un type porte déjà ce nom."))
+        error.field = "code" if clash.code == code else "name"
+        raise error
     position = (db.session.scalar(select(func.max(DeviceKind.position))) or 0) + 10
     kind = DeviceKind(name=name, code=code, holds_personal_data=holds_personal_data, has_sim=has_sim, position=position)
     try:
