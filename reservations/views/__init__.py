@@ -1,6 +1,64 @@
 """Blueprint of the reservations domain. Each module adds its routes to `bp`."""
-from flask import Blueprint
+from datetime import date, datetime
+
+from flask import Blueprint, abort
+from flask_babel import format_date
+from flask_babel import lazy_gettext as _l
+
+from core.clock import PARIS
 
 from .. import models  # noqa: F401  (tables known to the app and to Alembic)
 
 bp = Blueprint("reservations", __name__)
+
+
+def say_time(value) -> str:
+    """Times as people say them: 14 h, 14 h 30."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(PARIS)
+    return f"{value.hour} h" if value.minute == 0 else f"{value.hour} h {value.minute:02d}"
+
+
+def say_day(value) -> str:
+    """mardi 1 décembre (the year only when it is not this year's)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(PARIS).date()
+    from core.clock import local_now
+
+    pattern = "EEEE d MMMM" if value.year == local_now().year else "EEEE d MMMM y"
+    return format_date(value, pattern)
+
+
+def parse_day(raw: str | None, default: date | None = None) -> date:
+    if not raw:
+        if default is None:
+            abort(404)
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        abort(404)
+
+
+@bp.record_once
+def _setup(state):
+    from core.demo import register_demo_loader
+    from core.templating import add_nav
+
+    app = state.app
+    app.jinja_env.filters["say_time"] = say_time
+    app.jinja_env.filters["say_day"] = say_day
+    app.jinja_env.filters["paris_date"] = lambda value: value.astimezone(PARIS).date() if value else None
+    add_nav(app, "reservations.rooms", _l("Salles et ateliers"), order=40)
+
+    from ..demo import load_demo
+
+    register_demo_loader(app, load_demo)
+
+
+# Route modules, imported for their side effect of registering on `bp`.
+from . import public, rooms, workshops  # noqa: E402,F401

@@ -1,0 +1,265 @@
+"""Public pages: a resident books a seat or a workshop place without an account, then sees or
+cancels it through a private link. Plain words, one idea per line, works without JavaScript.
+
+No personal data in URLs: the name and contact travel only in POST bodies; the private link
+carries a random token (not personal data) whose hash only is stored.
+"""
+import hmac
+from datetime import datetime, time, timedelta
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from core.authz import public
+from core.clock import PARIS, local_now, now
+from core.extensions import db, limiter
+from core.forms import EmptyForm
+from core.models import Site
+
+from .. import calendar, operations, slots as slotlib
+from ..forms import BookingForm
+from ..models import Booking, BookingState, Room, Workshop
+from . import bp, parse_day
+
+
+def _booking_limit():
+    return current_app.config.get("BOOKING_LIMIT_PER_ADDRESS", "40 per hour")
+
+
+def _token_limit():
+    return current_app.config.get("BOOKING_TOKEN_LIMIT_PER_ADDRESS", "60 per hour")
+
+
+# A centre PC is shared by many residents: the per-address limit is generous; it only stops a
+# script from emptying the rooms. Seats and workshops share it.
+booking_limit = limiter.shared_limit(_booking_limit, scope="public-booking", methods=["POST"])
+# Only failed look-ups count: a resident reopening their own link is never limited.
+token_limit = limiter.shared_limit(_token_limit, scope="booking-token", deduct_when=lambda r: r.status_code == 404)
+
+
+def _public_rooms(site_id):
+    return select(Room).where(Room.site_id == site_id, Room.active.is_(True)).order_by(Room.name)
+
+
+def _public_site_or_404(site_id) -> Site:
+    return db.session.get(Site, site_id) or abort(404)
+
+
+@bp.get("/reserver")
+@public
+def public_centres():
+    sites = db.session.scalars(
+        select(Site).where(Site.id.in_(select(Room.site_id).where(Room.active.is_(True)))).order_by(Site.name)
+    ).all()
+    return render_template("reservations/public/centres.html", sites=sites)
+
+
+@bp.get("/reserver/<int:site_id>")
+@public
+def public_days(site_id):
+    site = _public_site_or_404(site_id)
+    today = local_now().date()
+    horizon = db.session.scalar(select(func.max(Room.days_ahead)).where(Room.site_id == site.id, Room.active.is_(True)))
+    days = []
+    if horizon is not None:
+        period = slotlib.load_period(_public_rooms(site.id), today, today + timedelta(days=horizon))
+        at = now()
+        free_by_day = {}
+        for room in period.rooms:
+            for slot in period.slots(room):
+                if slot.free and slotlib.bookable(slot, room, at):
+                    day = slot.local_start.date()
+                    free_by_day[day] = free_by_day.get(day, 0) + slot.free
+        days = sorted(free_by_day.items())
+    workshops = db.session.scalar(
+        select(func.count()).where(Workshop.site_id == site.id, Workshop.cancelled_at.is_(None), Workshop.starts_at > now())
+    )
+    return render_template(
+        "reservations/public/days.html", site=site, days=days, has_rooms=horizon is not None, workshops=workshops
+    )
+
+
+@bp.get("/reserver/<int:site_id>/<day>")
+@public
+def public_times(site_id, day):
+    site = _public_site_or_404(site_id)
+    day = parse_day(day)
+    period = slotlib.load_period(_public_rooms(site.id), day, day)
+    at = now()
+    rooms = []
+    for room in period.rooms:
+        free = [slot for slot in period.slots(room) if slot.free and slotlib.bookable(slot, room, at)]
+        if free:
+            rooms.append((room, free))
+    closure = period.closure(day, None) if period.rooms else None
+    return render_template("reservations/public/times.html", site=site, day=day, rooms=rooms, closure=closure)
+
+
+def _slot_start(day, hhmm) -> datetime:
+    if len(hhmm) != 4 or not hhmm.isdigit():
+        abort(404)
+    try:
+        return slotlib.local_to_utc(day, time(int(hhmm[:2]), int(hhmm[2:])))
+    except ValueError:
+        abort(404)
+
+
+@bp.route("/reserver/salle/<int:room_id>/<day>/<hhmm>", methods=["GET", "POST"])
+@public
+@booking_limit
+def public_book_seat(room_id, day, hhmm):
+    room = db.session.get(Room, room_id)
+    if room is None or not room.active:
+        abort(404)
+    day = parse_day(day)
+    starts_at = _slot_start(day, hhmm)
+    form = BookingForm()
+    error = None
+    status = 200
+    if form.validate_on_submit():
+        try:
+            booking, token = operations.book_seat(room.id, starts_at, form.first_name.data, form.parsed_contact)
+        except operations.ReservationError as exc:
+            db.session.rollback()
+            error, status = str(exc), (409 if isinstance(exc, operations.FullError) else 400)
+        else:
+            db.session.commit()
+            flash(_("C'est réservé ! Votre place vous attend."), "success")
+            return redirect(url_for("reservations.public_booking", token=token))
+    elif form.errors:
+        status = 400
+    slot = operations.find_slot(room, starts_at)
+    if slot is None and request.method == "GET":
+        abort(404)
+    return render_template(
+        "reservations/public/book_seat.html", room=room, site=room.site, day=day, starts_at=starts_at, slot=slot, form=form, error=error
+    ), status
+
+
+@bp.get("/ateliers/centre/<int:site_id>")
+@public
+def public_workshops(site_id):
+    site = _public_site_or_404(site_id)
+    taken = (
+        select(Booking.workshop_id, func.count().label("n"))
+        .where(Booking.state == BookingState.confirmed, Booking.workshop_id.is_not(None))
+        .group_by(Booking.workshop_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(Workshop, func.coalesce(taken.c.n, 0))
+        .outerjoin(taken, taken.c.workshop_id == Workshop.id)
+        .where(Workshop.site_id == site.id, Workshop.cancelled_at.is_(None), Workshop.starts_at > now())
+        .order_by(Workshop.starts_at)
+        .limit(100)
+    ).all()
+    return render_template("reservations/public/workshops.html", site=site, rows=rows)
+
+
+@bp.route("/ateliers/<int:workshop_id>/inscription", methods=["GET", "POST"])
+@public
+@booking_limit
+def public_join_workshop(workshop_id):
+    workshop = db.session.get(Workshop, workshop_id)
+    if workshop is None:
+        abort(404)
+    form = BookingForm()
+    error = None
+    status = 200
+    if form.validate_on_submit():
+        try:
+            booking, token = operations.register(workshop.id, form.first_name.data, form.parsed_contact)
+        except operations.ReservationError as exc:
+            db.session.rollback()
+            error, status = str(exc), 400
+        else:
+            db.session.commit()
+            if booking.is_confirmed:
+                flash(_("C'est fait ! Vous êtes inscrit à l'atelier."), "success")
+            else:
+                flash(_("L'atelier est complet. Vous êtes sur la liste d'attente."), "info")
+            return redirect(url_for("reservations.public_booking", token=token))
+    elif form.errors:
+        status = 400
+    taken = operations.confirmed_count(workshop.id)
+    return render_template(
+        "reservations/public/join_workshop.html", workshop=workshop, site=workshop.site, left=max(0, workshop.places - taken),
+        form=form, error=error, started=workshop.starts_at <= now(),
+    ), status
+
+
+# --- the private link ---------------------------------------------------------------------------
+
+
+def _booking_or_404(token) -> Booking:
+    booking = operations.find_by_token(token)
+    if booking is None:
+        abort(404, description="booking-token")
+    return booking
+
+
+@bp.errorhandler(404)
+def _not_found(error):
+    if getattr(error, "description", "") == "booking-token":
+        return render_template("reservations/public/bad_token.html"), 404
+    from core.security import error_page
+
+    return error_page(error)
+
+
+@bp.get("/ma-reservation/<token>")
+@public
+@token_limit
+def public_booking(token):
+    booking = _booking_or_404(token)
+    position = operations.waiting_position(booking)
+    link = current_app.config["PUBLIC_BASE_URL"] + url_for("reservations.public_booking", token=token)
+    return render_template(
+        "reservations/public/booking.html", booking=booking, token=token, position=position, link=link,
+        can_cancel=operations.can_cancel(booking, now()),
+    )
+
+
+@bp.get("/ma-reservation/<token>/agenda.ics")
+@public
+@token_limit
+def public_booking_ics(token):
+    booking = _booking_or_404(token)
+    return calendar.ics_response(calendar.booking_calendar(booking), f"reservation-{booking.reference}.ics")
+
+
+@bp.route("/ma-reservation/<token>/annuler", methods=["GET", "POST"])
+@public
+@token_limit
+def public_cancel(token):
+    booking = _booking_or_404(token)
+    form = EmptyForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            operations.cancel(booking.id)
+        except operations.ReservationError as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            db.session.commit()
+            flash(_("Votre réservation est annulée. La place est libérée pour quelqu'un d'autre."), "success")
+            return redirect(url_for("reservations.public_booking", token=token))
+    elif request.method == "GET" and not operations.can_cancel(booking, now()):
+        return redirect(url_for("reservations.public_booking", token=token))
+    status = 400 if error else 200
+    return render_template("reservations/public/cancel.html", booking=booking, token=token, form=form, error=error), status
+
+
+# --- the read-only feed of a room -----------------------------------------------------------
+
+
+@bp.get("/salles/<int:room_id>/agenda/<token>.ics")
+@public
+@token_limit
+def room_feed(room_id, token):
+    room = db.session.get(Room, room_id)
+    if room is None or not hmac.compare_digest(room.feed_token.encode(), token.encode()):
+        abort(404)
+    return calendar.ics_response(calendar.room_calendar(room), f"salle-{room.id}.ics")

@@ -1,0 +1,266 @@
+"""Staff pages for rooms: the list, settings, closures, day and week calendars, booking at the desk."""
+from datetime import datetime, timedelta
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from core.authz import check_site, get_in_site_or_404, get_site_or_404, refuse, staff_required
+from core.clock import PARIS, local_now, now
+from core.extensions import db
+from core.forms import EmptyForm
+from core.models import Role
+
+from .. import operations, slots as slotlib
+from ..forms import WEEKDAYS, ClosureForm, DeskSeatForm, RoomForm
+from ..models import Booking, BookingState, Closure, Room
+from . import bp, parse_day, say_time
+
+
+def _require_manager(site_id):
+    if not operations.can_manage_site(current_user, site_id):
+        refuse("role")
+
+
+def _managed_sites():
+    return [s for s in db.session.scalars(current_user.visible_sites_query()) if operations.can_manage_site(current_user, s.id)]
+
+
+@bp.get("/salles")
+@staff_required()
+def rooms():
+    sites = db.session.scalars(current_user.visible_sites_query()).all()
+    site_ids = [s.id for s in sites]
+    rooms = db.session.scalars(
+        select(Room).where(Room.site_id.in_(site_ids)).options(selectinload(Room.hours)).order_by(Room.name)
+    ).all()
+    by_site = {s.id: [] for s in sites}
+    for room in rooms:
+        by_site[room.site_id].append(room)
+    return render_template(
+        "reservations/staff/rooms.html", sites=sites, by_site=by_site,
+        manages={s.id for s in sites if operations.can_manage_site(current_user, s.id)}, weekdays=WEEKDAYS,
+    )
+
+
+@bp.route("/salles/nouvelle", methods=["GET", "POST"])
+@staff_required(Role.manager)
+def room_new():
+    sites = _managed_sites()
+    if not sites:
+        refuse("role")
+    form = RoomForm(site_choices=sites)
+    if request.method == "GET" and request.args.get("site_id", type=int):
+        form.site_id.data = request.args.get("site_id", type=int)
+    return _room_form(Room(), form)
+
+
+@bp.route("/salles/<int:room_id>/modifier", methods=["GET", "POST"])
+@staff_required(Role.manager)
+def room_edit(room_id):
+    room = get_in_site_or_404(Room, room_id)
+    _require_manager(room.site_id)
+    form = RoomForm(obj=room, site_choices=[room.site])
+    if request.method == "GET":
+        form.fill_hours(room)
+    return _room_form(room, form)
+
+
+def _room_form(room, form):
+    error = None
+    if form.validate_on_submit():
+        site_id = room.site_id if room.id else form.site_id.data
+        check_site(site_id)
+        try:
+            operations.save_room(
+                current_user, room, site_id=site_id, name=form.name.data.strip(), workstations=form.workstations.data,
+                notes=(form.notes.data or "").strip(), slot_minutes=form.slot_minutes.data, days_ahead=form.days_ahead.data,
+                minutes_before=form.minutes_before.data, hours=form.parsed_hours, active=form.active.data,
+            )
+        except operations.ReservationError as exc:
+            db.session.rollback()
+            form.name.errors = list(form.name.errors) + [str(exc)]
+        else:
+            db.session.commit()
+            flash(_("Salle enregistrée : %(name)s.", name=room.name), "success")
+            return redirect(url_for("reservations.room_day", room_id=room.id))
+    status = 400 if form.errors or error else 200
+    return render_template("reservations/staff/room_form.html", form=form, room=room), status
+
+
+@bp.post("/salles/<int:room_id>/lien-agenda")
+@staff_required(Role.manager)
+def room_feed_regenerate(room_id):
+    room = get_in_site_or_404(Room, room_id)
+    _require_manager(room.site_id)
+    if EmptyForm().validate_on_submit():
+        operations.regenerate_feed_token(current_user, room)
+        db.session.commit()
+        flash(_("Nouveau lien d'agenda créé. L'ancien lien ne marche plus."), "success")
+    return redirect(url_for("reservations.room_edit", room_id=room.id))
+
+
+# --- closures ---------------------------------------------------------------------------------
+
+
+@bp.route("/structures/<int:site_id>/fermetures", methods=["GET", "POST"])
+@staff_required(Role.manager)
+def closures(site_id):
+    site = get_site_or_404(site_id)
+    _require_manager(site.id)
+    rooms = db.session.scalars(select(Room).where(Room.site_id == site.id).order_by(Room.name)).all()
+    form = ClosureForm(rooms=rooms)
+    if form.validate_on_submit():
+        room_id = form.room_id.data or None
+        if room_id is not None and room_id not in {r.id for r in rooms}:
+            form.room_id.errors = [_("Choisissez une salle de ce centre.")]
+        else:
+            operations.add_closure(
+                current_user, site.id, room_id, form.first_day.data, form.last_day.data or form.first_day.data, form.reason.data.strip()
+            )
+            db.session.commit()
+            flash(_("Fermeture ajoutée."), "success")
+            return redirect(url_for("reservations.closures", site_id=site.id))
+    today = local_now().date()
+    listed = db.session.scalars(
+        select(Closure).where(Closure.site_id == site.id, Closure.last_day >= today)
+        .options(selectinload(Closure.room)).order_by(Closure.first_day)
+    ).all()
+    status = 400 if form.errors else 200
+    return render_template(
+        "reservations/staff/closures.html", site=site, form=form, closures=listed, year=today.year, action_form=EmptyForm()
+    ), status
+
+
+@bp.post("/fermetures/<int:closure_id>/supprimer")
+@staff_required(Role.manager)
+def closure_delete(closure_id):
+    closure = get_in_site_or_404(Closure, closure_id)
+    _require_manager(closure.site_id)
+    site_id = closure.site_id
+    if EmptyForm().validate_on_submit():
+        operations.delete_closure(current_user, closure)
+        db.session.commit()
+        flash(_("Fermeture retirée."), "success")
+    return redirect(url_for("reservations.closures", site_id=site_id))
+
+
+@bp.post("/structures/<int:site_id>/jours-feries")
+@staff_required(Role.manager)
+def holidays_add(site_id):
+    site = get_site_or_404(site_id)
+    _require_manager(site.id)
+    year = request.form.get("year", type=int)
+    if not year or not 2000 <= year <= 2100:
+        abort(400)
+    if EmptyForm().validate_on_submit():
+        added = operations.add_public_holidays(current_user, site.id, year)
+        db.session.commit()
+        flash(_("%(n)s jours fériés ajoutés pour %(year)s.", n=added, year=year), "success")
+    return redirect(url_for("reservations.closures", site_id=site.id))
+
+
+# --- calendars --------------------------------------------------------------------------------
+
+
+def _room_or_404(room_id) -> Room:
+    return get_in_site_or_404(Room, room_id)
+
+
+@bp.get("/salles/<int:room_id>/jour")
+@staff_required()
+def room_day(room_id):
+    room = _room_or_404(room_id)
+    day = parse_day(request.args.get("date"), local_now().date())
+    return _render_day(room, day, DeskSeatForm(), None, 200)
+
+
+def _render_day(room, day, form, error, status):
+    period = slotlib.load_period(select(Room).where(Room.id == room.id), day, day)
+    slots = period.slots(period.rooms[0])
+    start, end = slotlib.day_bounds_utc(day, day)
+    bookings = db.session.scalars(
+        select(Booking)
+        .where(Booking.room_id == room.id, Booking.workshop_id.is_(None), Booking.state == BookingState.confirmed,
+               Booking.starts_at >= start, Booking.starts_at < end)
+        .order_by(Booking.starts_at, Booking.id)
+    ).all()
+    at = now()
+    form.slot.choices = [
+        (s.starts_at.isoformat(), f"{say_time(s.starts_at)} – {s.free} place(s)")
+        for s in slots if s.free and s.ends_at > at
+    ]
+    return render_template(
+        "reservations/staff/room_day.html", room=room, day=day, slots=slots, bookings=bookings, form=form, error=error,
+        closure=period.closure(day, room.id), prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1),
+        at=at, action_form=EmptyForm(), can_manage=operations.can_manage_site(current_user, room.site_id),
+        feed_url=current_app.config["PUBLIC_BASE_URL"] + url_for("reservations.room_feed", room_id=room.id, token=room.feed_token),
+    ), status
+
+
+@bp.post("/salles/<int:room_id>/reserver")
+@staff_required()
+def desk_book_seat(room_id):
+    room = _room_or_404(room_id)
+    form = DeskSeatForm()
+    form.slot.choices = [(form.slot.data, form.slot.data)] if form.slot.data else []
+    day = parse_day(request.args.get("date"), local_now().date())
+    if form.validate_on_submit():
+        try:
+            starts_at = datetime.fromisoformat(form.slot.data)
+            if starts_at.tzinfo is None:
+                raise ValueError
+        except ValueError:
+            form.slot.errors = [_("Choisissez un créneau dans la liste.")]
+        else:
+            try:
+                booking, _token = operations.book_seat(room.id, starts_at, form.first_name.data, form.parsed_contact, actor=current_user)
+            except operations.ReservationError as exc:
+                db.session.rollback()
+                return _render_day(room, day, form, str(exc), 409 if isinstance(exc, operations.FullError) else 400)
+            db.session.commit()
+            flash(_("Place réservée pour %(name)s à %(time)s. Numéro : %(ref)s.",
+                    name=booking.first_name, time=say_time(booking.starts_at), ref=booking.reference), "success")
+            return redirect(url_for("reservations.room_day", room_id=room.id, date=booking.starts_at.astimezone(PARIS).date().isoformat()))
+    return _render_day(room, day, form, None, 400)
+
+
+@bp.get("/salles/<int:room_id>/semaine")
+@staff_required()
+def room_week(room_id):
+    room = _room_or_404(room_id)
+    day = parse_day(request.args.get("date"), local_now().date())
+    monday = day - timedelta(days=day.weekday())
+    period = slotlib.load_period(select(Room).where(Room.id == room.id), monday, monday + timedelta(days=6))
+    by_day = {d: [] for d in period.days}
+    for slot in period.slots(period.rooms[0]):
+        by_day[slot.local_start.date()].append(slot)
+    return render_template(
+        "reservations/staff/room_week.html", room=room, monday=monday, by_day=by_day, period=period,
+        workshops=period.workshops.get(room.id, []), prev_week=monday - timedelta(days=7), next_week=monday + timedelta(days=7),
+    )
+
+
+@bp.post("/reservations/<int:booking_id>/annuler")
+@staff_required()
+def staff_cancel(booking_id):
+    booking = get_in_site_or_404(Booking, booking_id)
+    back = (
+        url_for("reservations.workshop_detail", workshop_id=booking.workshop_id) if booking.workshop_id
+        else url_for("reservations.room_day", room_id=booking.room_id, date=booking.starts_at.astimezone(PARIS).date().isoformat())
+    )
+    if EmptyForm().validate_on_submit():
+        try:
+            promoted = operations.cancel(booking.id, actor=current_user)
+        except operations.ReservationError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(_("Réservation %(ref)s annulée.", ref=booking.reference), "success")
+            for other in promoted:
+                flash(_("%(name)s (%(ref)s) passe de la liste d'attente à une place confirmée.", name=other.first_name, ref=other.reference), "info")
+    return redirect(back)
+
