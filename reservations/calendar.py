@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from icalendar import Calendar, Event
 from sqlalchemy import select
 
-from core.clock import local_now, now
+from core import clock
 
 from . import slots as slotlib
 from .models import Booking, Room
@@ -38,7 +38,7 @@ def booking_calendar(booking: Booking) -> Calendar:
     cal = _calendar(_("Ma réservation"))
     event = Event()
     event.add("uid", f"booking-{booking.reference}@{_host()}")
-    event.add("dtstamp", now())
+    event.add("dtstamp", clock.now())
     event.add("dtstart", booking.starts_at)
     event.add("dtend", booking.ends_at)
     if booking.workshop is not None:
@@ -56,13 +56,13 @@ def booking_calendar(booking: Booking) -> Calendar:
 
 def room_calendar(room: Room) -> Calendar:
     """Open-access occupancy per slot (counts only) and the workshops of the room."""
-    today = local_now().date()
+    today = clock.local_now().date()
     period = slotlib.load_period(
         select(Room).where(Room.id == room.id), today - timedelta(days=FEED_DAYS_BEFORE), today + timedelta(days=FEED_DAYS_AFTER)
     )
     cal = _calendar(f"{room.site.name} – {room.name}")
     host = _host()
-    stamp = now()
+    stamp = clock.now()
     for slot in period.slots(period.rooms[0]) if period.rooms else []:
         if not slot.booked:
             continue

@@ -8,7 +8,7 @@ from datetime import time, timedelta
 
 from sqlalchemy import select
 
-from core.clock import local_now, now
+from core import clock
 from core.extensions import db
 from core.models import Role, User
 
@@ -46,7 +46,7 @@ def _contact(n: int) -> Contact:
 def load_demo(sites) -> list[str]:
     staff = db.session.scalar(select(User).where(User.role == Role.admin).order_by(User.id))
     created_rooms = created_workshops = created_bookings = 0
-    today = local_now().date()
+    today = clock.local_now().date()
     for site_name, spec in ROOMS.items():
         site = sites.get(site_name)
         if site is None:
@@ -63,11 +63,11 @@ def load_demo(sites) -> list[str]:
         created_rooms += 1
         for year in (today.year, today.year + 1):
             for day, reason in operations.french_public_holidays(year):
-                db.session.add(operations.Closure(site_id=site.id, first_day=day, last_day=day, reason=reason, created_at=now()))
+                db.session.add(operations.Closure(site_id=site.id, first_day=day, last_day=day, reason=reason, created_at=clock.now()))
         if site_name == "ACSRV":
             first = today + timedelta(days=(7 - today.weekday()) % 7 + 14)
             db.session.add(operations.Closure(site_id=site.id, room_id=room.id, first_day=first, last_day=first + timedelta(days=2),
-                                              reason="Formation de l'équipe", created_at=now()))
+                                              reason="Formation de l'équipe", created_at=clock.now()))
         db.session.flush()
         created_workshops += _workshops(site, room, staff, today)
         created_bookings += _seat_bookings(room, staff, today)

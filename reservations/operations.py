@@ -20,7 +20,8 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from core.clock import PARIS, now
+from core import clock
+from core.clock import PARIS
 from core.db import is_unique_violation
 from core.extensions import db
 from core.models import Site, User
@@ -135,7 +136,7 @@ def record(booking: Booking, actor, action: BookingAction, *, from_state=None, t
         to_state=to_state,
         attendance=attendance,
         note=note,
-        at=now(),
+        at=clock.now(),
     )
     db.session.add(event)
     return event
@@ -145,7 +146,7 @@ def _insert_booking(**fields) -> tuple[Booking, str]:
     """Insert with a fresh reference and token; a reference collision retries."""
     for _attempt in range(10):
         token = secrets.token_urlsafe(24)
-        booking = Booking(reference=new_reference(), token_hash=hash_token(token), created_at=now(), **fields)
+        booking = Booking(reference=new_reference(), token_hash=hash_token(token), created_at=clock.now(), **fields)
         try:
             with db.session.begin_nested():
                 db.session.add(booking)
@@ -202,7 +203,7 @@ def book_seat(room_id: int, starts_at: datetime, first_name: str, contact: Conta
     if room is None or not room.active:
         raise ReservationError(_("Cette salle n'existe pas ou n'est plus ouverte à la réservation."))
     lock_site(room.site_id)
-    at = now()
+    at = clock.now()
     staff = _actor_id(actor) is not None
     local_day = starts_at.astimezone(PARIS).date()
     closure = closure_on(room, local_day)
@@ -292,7 +293,7 @@ def waiting_position(booking: Booking) -> int | None:
 def register(workshop_id: int, first_name: str, contact: Contact, actor=None) -> tuple[Booking, str]:
     """A place in a workshop, or a place on its waiting list when it is full."""
     workshop = lock_workshop(workshop_id)
-    at = now()
+    at = clock.now()
     staff = _actor_id(actor) is not None
     if workshop.is_cancelled:
         raise ReservationError(_("Cet atelier est annulé."))
@@ -329,7 +330,7 @@ def register(workshop_id: int, first_name: str, contact: Contact, actor=None) ->
 
 def promote_from_waiting_list(workshop: Workshop, actor=None, reason: str = "") -> list[Booking]:
     """Give free places to the first people waiting. The caller holds the workshop's lock."""
-    at = now()
+    at = clock.now()
     if workshop.is_cancelled or workshop.starts_at <= at:
         return []
     free = workshop.places - confirmed_count(workshop.id)
@@ -360,7 +361,7 @@ def cancel(booking_id: int, actor=None) -> list[Booking]:
         raise ReservationError(_("Cette réservation n'existe pas."))
     workshop = lock_workshop(booking.workshop_id) if booking.workshop_id else None
     db.session.refresh(booking)
-    at = now()
+    at = clock.now()
     staff = _actor_id(actor) is not None
     if booking.is_cancelled:
         raise ReservationError(_("Cette réservation est déjà annulée."))
@@ -394,7 +395,7 @@ def mark_attendance(booking_id: int, attendance: Attendance, actor) -> Booking:
         raise ReservationError(_("Cette réservation n'existe pas."))
     if not booking.is_workshop or not booking.is_confirmed:
         raise ReservationError(_("On note la présence seulement des personnes inscrites à un atelier."))
-    if booking.starts_at > now():
+    if booking.starts_at > clock.now():
         raise ReservationError(_("La présence se note quand l'atelier a commencé."))
     if booking.attendance is not attendance:
         booking.attendance = attendance
@@ -454,7 +455,7 @@ def create_workshops(actor, room: Room, data: WorkshopData, day: date, starts: t
     room = db.session.get(Room, room.id, populate_existing=True)
     if data.places > room.workstations:
         raise ReservationError(_("La salle a %(n)s postes : pas plus de %(n)s places.", n=room.workstations))
-    at = now()
+    at = clock.now()
     occurrences = []
     for week in range(repeat_weeks + 1):
         local_day = day + timedelta(weeks=week)
@@ -543,7 +544,7 @@ def cancel_workshop(actor, workshop_id: int) -> int:
     if workshop is None or not can_manage_site(actor, workshop.site_id):
         raise ReservationError(_("Seuls les responsables du centre peuvent annuler cet atelier."))
     workshop = lock_workshop(workshop_id)
-    at = now()
+    at = clock.now()
     if workshop.is_cancelled:
         raise ReservationError(_("Cet atelier est déjà annulé."))
     if workshop.starts_at <= at:
@@ -603,7 +604,7 @@ def add_closure(actor, site_id: int, room_id: int | None, first_day: date, last_
         raise ReservationError(_("Seuls les responsables du centre peuvent ajouter une fermeture."))
     if last_day < first_day:
         raise ReservationError(_("Le dernier jour doit être après le premier jour."))
-    closure = Closure(site_id=site_id, room_id=room_id, first_day=first_day, last_day=last_day, reason=reason, created_at=now())
+    closure = Closure(site_id=site_id, room_id=room_id, first_day=first_day, last_day=last_day, reason=reason, created_at=clock.now())
     db.session.add(closure)
     db.session.flush()
     return closure
@@ -657,7 +658,7 @@ def add_public_holidays(actor, site_id: int, year: int) -> int:
     added = 0
     for day, name in holidays:
         if day not in existing:
-            db.session.add(Closure(site_id=site_id, room_id=None, first_day=day, last_day=day, reason=name, created_at=now()))
+            db.session.add(Closure(site_id=site_id, room_id=None, first_day=day, last_day=day, reason=name, created_at=clock.now()))
             added += 1
     db.session.flush()
     return added

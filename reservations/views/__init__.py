@@ -27,9 +27,9 @@ def say_day(value) -> str:
         return ""
     if isinstance(value, datetime):
         value = value.astimezone(PARIS).date()
-    from core.clock import local_now
+    from core import clock
 
-    pattern = "EEEE d MMMM" if value.year == local_now().year else "EEEE d MMMM y"
+    pattern = "EEEE d MMMM" if value.year == clock.local_now().year else "EEEE d MMMM y"
     return format_date(value, pattern)
 
 

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from core.authz import public
-from core.clock import PARIS, local_now, now
+from core import clock
 from core.extensions import db, limiter
 from core.forms import EmptyForm
 from core.models import Site
@@ -59,12 +59,12 @@ def public_centres():
 @public
 def public_days(site_id):
     site = _public_site_or_404(site_id)
-    today = local_now().date()
+    today = clock.local_now().date()
     horizon = db.session.scalar(select(func.max(Room.days_ahead)).where(Room.site_id == site.id, Room.active.is_(True)))
     days = []
     if horizon is not None:
         period = slotlib.load_period(_public_rooms(site.id), today, today + timedelta(days=horizon))
-        at = now()
+        at = clock.now()
         free_by_day = {}
         for room in period.rooms:
             for slot in period.slots(room):
@@ -73,7 +73,7 @@ def public_days(site_id):
                     free_by_day[day] = free_by_day.get(day, 0) + slot.free
         days = sorted(free_by_day.items())
     workshops = db.session.scalar(
-        select(func.count()).where(Workshop.site_id == site.id, Workshop.cancelled_at.is_(None), Workshop.starts_at > now())
+        select(func.count()).where(Workshop.site_id == site.id, Workshop.cancelled_at.is_(None), Workshop.starts_at > clock.now())
     )
     return render_template(
         "reservations/public/days.html", site=site, days=days, has_rooms=horizon is not None, workshops=workshops
@@ -86,7 +86,7 @@ def public_times(site_id, day):
     site = _public_site_or_404(site_id)
     day = parse_day(day)
     period = slotlib.load_period(_public_rooms(site.id), day, day)
-    at = now()
+    at = clock.now()
     rooms = []
     for room in period.rooms:
         free = [slot for slot in period.slots(room) if slot.free and slotlib.bookable(slot, room, at)]
@@ -150,7 +150,7 @@ def public_workshops(site_id):
     rows = db.session.execute(
         select(Workshop, func.coalesce(taken.c.n, 0))
         .outerjoin(taken, taken.c.workshop_id == Workshop.id)
-        .where(Workshop.site_id == site.id, Workshop.cancelled_at.is_(None), Workshop.starts_at > now())
+        .where(Workshop.site_id == site.id, Workshop.cancelled_at.is_(None), Workshop.starts_at > clock.now())
         .order_by(Workshop.starts_at)
         .limit(100)
     ).all()
@@ -185,7 +185,7 @@ def public_join_workshop(workshop_id):
     taken = operations.confirmed_count(workshop.id)
     return render_template(
         "reservations/public/join_workshop.html", workshop=workshop, site=workshop.site, left=max(0, workshop.places - taken),
-        form=form, error=error, started=workshop.starts_at <= now(),
+        form=form, error=error, started=workshop.starts_at <= clock.now(),
     ), status
 
 
@@ -217,7 +217,7 @@ def public_booking(token):
     link = current_app.config["PUBLIC_BASE_URL"] + url_for("reservations.public_booking", token=token)
     return render_template(
         "reservations/public/booking.html", booking=booking, token=token, position=position, link=link,
-        can_cancel=operations.can_cancel(booking, now()),
+        can_cancel=operations.can_cancel(booking, clock.now()),
     )
 
 
@@ -246,7 +246,7 @@ def public_cancel(token):
             db.session.commit()
             flash(_("Votre réservation est annulée. La place est libérée pour quelqu'un d'autre."), "success")
             return redirect(url_for("reservations.public_booking", token=token))
-    elif request.method == "GET" and not operations.can_cancel(booking, now()):
+    elif request.method == "GET" and not operations.can_cancel(booking, clock.now()):
         return redirect(url_for("reservations.public_booking", token=token))
     status = 400 if error else 200
     return render_template("reservations/public/cancel.html", booking=booking, token=token, form=form, error=error), status

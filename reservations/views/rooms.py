@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from core.authz import check_site, get_in_site_or_404, get_site_or_404, refuse, staff_required
-from core.clock import PARIS, local_now, now
+from core import clock
+from core.clock import PARIS
 from core.extensions import db
 from core.forms import EmptyForm
 from core.models import Role
@@ -123,7 +124,7 @@ def closures(site_id):
             db.session.commit()
             flash(_("Fermeture ajoutée."), "success")
             return redirect(url_for("reservations.closures", site_id=site.id))
-    today = local_now().date()
+    today = clock.local_now().date()
     listed = db.session.scalars(
         select(Closure).where(Closure.site_id == site.id, Closure.last_day >= today)
         .options(selectinload(Closure.room)).order_by(Closure.first_day)
@@ -173,7 +174,7 @@ def _room_or_404(room_id) -> Room:
 @staff_required()
 def room_day(room_id):
     room = _room_or_404(room_id)
-    day = parse_day(request.args.get("date"), local_now().date())
+    day = parse_day(request.args.get("date"), clock.local_now().date())
     return _render_day(room, day, DeskSeatForm(), None, 200)
 
 
@@ -187,7 +188,7 @@ def _render_day(room, day, form, error, status):
                Booking.starts_at >= start, Booking.starts_at < end)
         .order_by(Booking.starts_at, Booking.id)
     ).all()
-    at = now()
+    at = clock.now()
     form.slot.choices = [
         (s.starts_at.isoformat(), f"{say_time(s.starts_at)} – {s.free} place(s)")
         for s in slots if s.free and s.ends_at > at
@@ -206,7 +207,7 @@ def desk_book_seat(room_id):
     room = _room_or_404(room_id)
     form = DeskSeatForm()
     form.slot.choices = [(form.slot.data, form.slot.data)] if form.slot.data else []
-    day = parse_day(request.args.get("date"), local_now().date())
+    day = parse_day(request.args.get("date"), clock.local_now().date())
     if form.validate_on_submit():
         try:
             starts_at = datetime.fromisoformat(form.slot.data)
@@ -231,7 +232,7 @@ def desk_book_seat(room_id):
 @staff_required()
 def room_week(room_id):
     room = _room_or_404(room_id)
-    day = parse_day(request.args.get("date"), local_now().date())
+    day = parse_day(request.args.get("date"), clock.local_now().date())
     monday = day - timedelta(days=day.weekday())
     period = slotlib.load_period(select(Room).where(Room.id == room.id), monday, monday + timedelta(days=6))
     by_day = {d: [] for d in period.days}

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from core.authz import get_in_site_or_404, get_site_or_404, refuse, staff_required
-from core.clock import local_now, now
+from core import clock
 from core.extensions import db
 from core.forms import EmptyForm
 from core.models import Role
@@ -48,7 +48,7 @@ def _waiting_counts(workshop_ids):
 @staff_required()
 def site_workshops(site_id):
     site = get_site_or_404(site_id)
-    day = parse_day(request.args.get("date"), local_now().date())
+    day = parse_day(request.args.get("date"), clock.local_now().date())
     monday = day - timedelta(days=day.weekday())
     start, end = slotlib.day_bounds_utc(monday, monday + timedelta(days=6))
     workshops = db.session.scalars(
@@ -171,7 +171,7 @@ def _render_detail(workshop, form, error, status):
         .order_by(BookingEvent.at.desc(), BookingEvent.id.desc())
         .limit(200)
     ).all()
-    at = now()
+    at = clock.now()
     confirmed = [b for b in bookings if b.is_confirmed]
     waiting = [b for b in bookings if b.is_waiting]
     return render_template(
