@@ -33,7 +33,7 @@ def normalise_phone(raw: str) -> str:
             rest = rest[1:]
         digits = "0" + rest
     if digits.startswith("+"):
-        if not 8 <= len(digits) - 1 <= 15:
+        if digits.startswith("+0") or not 8 <= len(digits) - 1 <= 15:
             raise IdentityError(_("Ce numéro de téléphone n'est pas valable. Vérifiez le nombre de chiffres."))
         return digits
     if len(digits) != 10 or not digits.startswith("0") or digits[1] == "0":

@@ -63,7 +63,8 @@ def slot_times(day: date, starts: time, ends: time, minutes: int) -> list[tuple[
     while cursor + step <= limit:
         start = cursor.replace(tzinfo=PARIS).astimezone(timezone.utc)
         end = (cursor + step).replace(tzinfo=PARIS).astimezone(timezone.utc)
-        pairs.append((start, end))
+        if end > start:  # a slot inside the hour skipped when clocks go forward does not exist
+            pairs.append((start, end))
         cursor += step
     return pairs
 

@@ -255,11 +255,11 @@ def public_cancel(token):
 # --- the read-only feed of a room -----------------------------------------------------------
 
 
-@bp.get("/salles/<int:room_id>/agenda/<token>.ics")
+@bp.get("/salles/agenda/<feed_token>.ics")
 @public
 @token_limit
-def room_feed(room_id, token):
-    room = db.session.get(Room, room_id)
-    if room is None or not hmac.compare_digest(room.feed_token.encode(), token.encode()):
+def room_feed(feed_token):
+    room = db.session.scalar(select(Room).where(Room.feed_token == feed_token)) if len(feed_token) <= 64 else None
+    if room is None or not hmac.compare_digest(room.feed_token.encode(), feed_token.encode()):
         abort(404)
     return calendar.ics_response(calendar.room_calendar(room), f"salle-{room.id}.ics")

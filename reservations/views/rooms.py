@@ -197,7 +197,7 @@ def _render_day(room, day, form, error, status):
         "reservations/staff/room_day.html", room=room, day=day, slots=slots, bookings=bookings, form=form, error=error,
         closure=period.closure(day, room.id), prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1),
         at=at, action_form=EmptyForm(), can_manage=operations.can_manage_site(current_user, room.site_id),
-        feed_url=current_app.config["PUBLIC_BASE_URL"] + url_for("reservations.room_feed", room_id=room.id, token=room.feed_token),
+        feed_url=current_app.config["PUBLIC_BASE_URL"] + url_for("reservations.room_feed", feed_token=room.feed_token),
     ), status
 
 

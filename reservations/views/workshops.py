@@ -75,8 +75,7 @@ def workshop_new():
         select(Room).where(Room.site_id.in_(site_ids)).options(selectinload(Room.site)).order_by(Room.site_id, Room.name)
     ).all()
     if not rooms:
-        flash(_("Créez d'abord une salle : un atelier a lieu dans une salle."), "info")
-        return redirect(url_for("reservations.rooms"))
+        return render_template("reservations/staff/workshop_form.html", form=None, workshop=None, error=None)
     form = WorkshopForm(rooms=rooms)
     if request.method == "GET" and request.args.get("room_id", type=int):
         form.room_id.data = request.args.get("room_id", type=int)

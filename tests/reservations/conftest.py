@@ -1,0 +1,43 @@
+from datetime import datetime, timezone
+
+import pytest
+
+from core import clock
+from core.models import Role
+
+# Monday 23 March 2026, 09:00 in Paris (CET, UTC+1). Clocks go forward on Sunday 29 March.
+MONDAY = datetime(2026, 3, 23, 8, 0, tzinfo=timezone.utc)
+
+
+class FrozenClock:
+    def __init__(self, at):
+        self.at = at
+
+    def set(self, at):
+        self.at = at
+
+    def __call__(self):
+        return self.at
+
+
+@pytest.fixture
+def frozen(monkeypatch):
+    """Time stands still at MONDAY unless the test moves it with frozen.set(...)."""
+    fake = FrozenClock(MONDAY)
+    monkeypatch.setattr(clock, "now", fake)
+    return fake
+
+
+@pytest.fixture
+def sites(make_site, make_user):
+    """Sites A and B; a manager and a reception agent at A; a manager at B; an admin."""
+    a = make_site("Centre A")
+    b = make_site("Centre B")
+    return {
+        "a": a,
+        "b": b,
+        "manager_a": make_user(Role.manager, [a]),
+        "reception_a": make_user(Role.reception, [a]),
+        "manager_b": make_user(Role.manager, [b]),
+        "admin": make_user(Role.admin, []),
+    }
