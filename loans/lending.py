@@ -67,6 +67,27 @@ def can_override_limit(user: User) -> bool:
     return user.is_manager
 
 
+def can_extend(user: User, loan: Loan) -> bool:
+    """The lending site or the home site (they know the resident); extend() checks the same."""
+    return user.is_authenticated and loan.is_open and can_see_borrower(user, loan)
+
+
+def can_declare_lost(user: User, loan: Loan) -> bool:
+    return user.is_authenticated and loan.is_open and can_see_borrower(user, loan)
+
+
+def can_find_again(user: User, device: Device) -> bool:
+    """A lost device may be brought to any desk of the network, like a return."""
+    return user.is_authenticated and device.status is DeviceStatus.lost and (user.is_admin or bool(user.site_ids))
+
+
+def days_late(loan: Loan) -> int:
+    """Whole days past the due date of an open loan (0 when not late)."""
+    if not loan.is_open:
+        return 0
+    return max(0, (today() - loan.due_on).days)
+
+
 # --- policies --------------------------------------------------------------------------------
 
 
