@@ -1,2 +1,137 @@
-"""labels routes of the loans blueprint."""
-from . import bp  # noqa: F401
+"""Label sheets: print the QR labels of ticked or filtered devices, and reprint one device's label."""
+from flask import abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import SelectField, StringField
+from wtforms.validators import Length, ValidationError
+
+from core.authz import staff_required
+from core.extensions import db
+
+from .. import labels, tags
+from ..models import Device, DeviceKind, DeviceStatus
+from . import bp
+
+FILTERS = ("site", "kind", "status", "q")
+
+
+class LabelSheetForm(FlaskForm):
+    """The sheet's settings and, without ticked devices, the inventory filters. Read from the query
+    string (GET) or a posted form (many ticked devices); validated by hand for French messages."""
+
+    class Meta:
+        csrf = False  # POSTs are still checked by the app-wide CSRFProtect
+
+    format = SelectField(_l("Format des étiquettes"), validate_choice=False, default=labels.DEFAULT_FORMAT)
+    start = StringField(_l("Étiquettes déjà utilisées sur la première planche"), default="0")
+    site = SelectField(_l("Structure"), validate_choice=False, default="")
+    kind = SelectField(_l("Type d'équipement"), validate_choice=False, default="")
+    status = SelectField(_l("État"), validate_choice=False, default="")
+    q = StringField(_l("Code, numéro de série ou modèle"), validators=[Length(max=100, message=_l("100 caractères au plus."))])
+
+    def __init__(self, *args, sites=(), kinds=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.format.choices = [(f.code, f"{f.name} – {f.product}") for f in labels.FORMATS.values()]
+        self.site.choices = [("", _("Toutes vos structures"))] + [(str(s.id), s.name) for s in sites]
+        self.kind.choices = [("", _("Tous les types"))] + [(str(k.id), k.name) for k in kinds]
+        self.status.choices = [("", _("Tous les états"))] + [(s.value, s.label) for s in DeviceStatus]
+
+    @property
+    def sheet_format(self) -> labels.SheetFormat:
+        return labels.FORMATS.get(self.format.data) or labels.FORMATS[labels.DEFAULT_FORMAT]
+
+    def validate_format(self, field):
+        if field.data not in labels.FORMATS:
+            raise ValidationError(_("Choisissez un format de la liste."))
+
+    def validate_start(self, field):
+        per_sheet = self.sheet_format.per_sheet
+        text = (field.data or "").strip() or "0"
+        if not text.isdigit() or int(text) >= per_sheet:
+            raise ValidationError(_("Indiquez un nombre entre 0 et %(n)s.", n=per_sheet - 1))
+        field.data = str(int(text))
+
+    def _in_choices(self, field):
+        if field.data and field.data not in {value for value, _label in field.choices}:
+            raise ValidationError(_("Choisissez une valeur de la liste."))
+
+    validate_site = validate_kind = validate_status = _in_choices
+
+
+def _requested_tags(values) -> list[str]:
+    raw = []
+    for value in values.getlist("tag"):
+        raw.extend(part for part in value.split(",") if part.strip())
+    return raw
+
+
+@bp.route("/etiquettes", methods=["GET", "POST"])
+@staff_required()
+def label_sheet():
+    values = request.values
+    raw_tags = _requested_tags(values)
+    by_tags = bool(raw_tags)
+    selecting = by_tags or any(name in values for name in (*FILTERS, "format"))
+
+    sites = kinds = ()
+    if not by_tags:
+        sites = db.session.scalars(current_user.visible_sites_query()).all()
+        kinds = db.session.scalars(select(DeviceKind).order_by(DeviceKind.position, DeviceKind.name)).all()
+    form = LabelSheetForm(values, sites=sites, kinds=kinds)
+    context = dict(form=form, max_labels="{:,}".format(labels.MAX_LABELS).replace(",", "\u202f"), by_tags=by_tags, tags=[], sheets=[], ignored=0, total=0, too_many=False)
+    if not selecting:
+        return render_template("loans/labels/sheet.html", **context)
+    if not form.validate():
+        return render_template("loans/labels/sheet.html", **context), 400
+
+    query = labels.visible_devices(current_user)
+    if by_tags:
+        if len(raw_tags) > labels.MAX_LABELS:
+            context["too_many"] = True
+            return render_template("loans/labels/sheet.html", **context), 400
+        wanted = set()
+        for raw in raw_tags:
+            try:
+                wanted.add(tags.normalise(raw))
+            except tags.TagError:
+                context["ignored"] += 1
+        query = query.where(Device.tag.in_(sorted(wanted)))
+    else:
+        query = labels.filter_devices(
+            query,
+            site_id=int(form.site.data) if form.site.data else None,
+            kind_id=int(form.kind.data) if form.kind.data else None,
+            status=DeviceStatus(form.status.data) if form.status.data else None,
+            text=form.q.data,
+        )
+    devices = db.session.scalars(labels.sheet_order(query).limit(labels.MAX_LABELS + 1)).all()
+    if len(devices) > labels.MAX_LABELS:
+        context["too_many"] = True
+        return render_template("loans/labels/sheet.html", **context), 400
+    if by_tags:
+        # Unknown, mistyped and other sites' codes are counted together: nothing tells them apart.
+        context["ignored"] += len(wanted) - len(devices)
+        context["tags"] = [d.tag for d in devices]
+    fmt = form.sheet_format
+    context.update(
+        fmt=fmt,
+        total=len(devices),
+        sheets=labels.paginate(labels.build_labels(devices), fmt, int(form.start.data)),
+    )
+    return render_template("loans/labels/sheet.html", **context)
+
+
+@bp.get("/equipements/<tag>/etiquette")
+@staff_required()
+def device_label(tag):
+    """Reprint one label: the sheet page for this device alone (the person picks the position)."""
+    try:
+        tag = tags.normalise(tag)
+    except tags.TagError:
+        abort(404)
+    device = db.session.scalar(labels.visible_devices(current_user).where(Device.tag == tag)) or abort(404)
+    fmt = "dongle" if device.kind.has_sim else labels.DEFAULT_FORMAT
+    return redirect(url_for("loans.label_sheet", tag=device.tag, format=fmt))
