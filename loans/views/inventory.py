@@ -1,2 +1,308 @@
-"""inventory routes of the loans blueprint."""
-from . import bp  # noqa: F401
+"""Inventory pages: the list, a device's page and its named actions, create and edit, CSV import and export.
+
+Who: every staff member sees the devices of their sites (home or current site), read-only for
+reception; managers change the devices of their sites; admins everything. Staff of another site get
+a limited page (what the device is and where it belongs), never its history, notes or price.
+"""
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from core.authz import admin_required, refuse, staff_required
+from core.clock import now
+from core.db import is_unique_violation
+from core.extensions import db
+from core.models import Role, Site
+from core.templating import ADMINS, add_nav
+
+from .. import csv_io, operations, queries
+from ..forms import SIM_FIELDS, format_french_price, ActionForm, DeviceForm, DeviceKindForm, ImportConfirmForm, ImportForm
+from ..models import DeviceKind, DeviceStatus
+from . import bp
+
+LABEL_SHEET = "loans.label_sheet"
+DANGER_VERBS = {"declare_lost", "retire"}
+
+
+@bp.record_once
+def _register_menu(state):
+    add_nav(state.app, "loans.inventory", _l("Inventaire"), order=20)
+    add_nav(state.app, "loans.device_kinds", _l("Types d'équipement"), roles=ADMINS, order=82)
+    state.app.jinja_env.filters["price_fr"] = format_french_price
+
+
+def _labels_available() -> bool:
+    """The label sheet lives in another module: link to it only once it exists."""
+    return LABEL_SHEET in current_app.view_functions
+
+
+def _label_formats():
+    from .. import labels
+
+    formats = getattr(labels, "FORMATS", {}) or {}
+    return [(code, getattr(f, "name", code)) for code, f in formats.items()], getattr(labels, "DEFAULT_FORMAT", None)
+
+
+def _canonical(tag: str) -> str:
+    return "".join((tag or "").split()).upper()
+
+
+def _device_or_404(tag: str):
+    device = queries.find_device(_canonical(tag))
+    if device is None:
+        abort(404)
+    return device
+
+
+# --- the list -----------------------------------------------------------------------------------
+
+
+@bp.get("/equipements")
+@staff_required()
+def inventory():
+    filters = queries.InventoryFilters.from_args(request.args)
+    page = queries.inventory_page(current_user, filters)
+    formats, default_format = _label_formats() if _labels_available() else ([], None)
+    return render_template(
+        "loans/inventory/list.html",
+        page=page,
+        filters=filters,
+        sites=queries.visible_sites(current_user),
+        kinds=queries.all_kinds(),
+        statuses=list(DeviceStatus),
+        labels_available=_labels_available(),
+        label_formats=formats,
+        default_format=default_format,
+    )
+
+
+@bp.get("/equipements/export.csv")
+@staff_required()
+def inventory_export():
+    filters = queries.InventoryFilters.from_args(request.args)
+    body = csv_io.export(queries.inventory_rows(current_user, filters))
+    filename = f"inventaire-{now().strftime('%Y-%m-%d')}.csv"
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Content-Type": "text/csv; charset=utf-8"},
+    )
+
+
+# --- one device ---------------------------------------------------------------------------------
+
+
+def _render_device(device, *, status=200, error=None, failed_verb=None, form=None):
+    full = operations.can_view(current_user, device)
+    context = {"device": device, "full": full, "labels_available": _labels_available()}
+    if full:
+        actions = operations.available_actions(current_user, device)
+        primary = operations.NEXT_ACTION.get(device.status)
+        actions.sort(key=lambda item: item[0] != primary)
+        transfer_sites = []
+        if any(verb == "transfer" for verb, _t in actions):
+            transfer_sites = db.session.scalars(
+                select(Site).where(Site.id != device.home_site_id).order_by(Site.name)
+            ).all()
+        context.update(
+            history=queries.device_history(device),
+            actions=actions,
+            primary=primary,
+            danger=DANGER_VERBS,
+            transfer_sites=transfer_sites,
+            can_edit=operations.can_manage(current_user, device),
+            error=error,
+            failed_verb=failed_verb,
+            posted_form=form,
+        )
+    return render_template("loans/device.html", **context), status
+
+
+@bp.get("/equipements/<tag>")
+@staff_required()
+def device(tag):
+    canonical = _canonical(tag)
+    if canonical != tag:
+        return redirect(url_for("loans.device", tag=canonical))
+    return _render_device(_device_or_404(canonical))
+
+
+@bp.post("/equipements/<tag>/actions/<verb>")
+@staff_required()
+def device_action(tag, verb):
+    if verb not in operations.TRANSITIONS:
+        abort(404)
+    device = _device_or_404(tag)
+    if not operations.can_view(current_user, device):
+        refuse("site")
+    sites = db.session.scalars(select(Site).where(Site.id != device.home_site_id).order_by(Site.name)).all()
+    form = ActionForm(sites=sites)
+    if not form.validate_on_submit():
+        return _render_device(device, status=400, failed_verb=verb, form=form)
+    to_site = db.session.get(Site, form.to_site.data) if verb == "transfer" and form.to_site.data else None
+    try:
+        operations.apply(verb, current_user, device.id, site_id=operations.acting_site_id(current_user, device),
+                         note=form.note.data or "", to_site=to_site)
+    except operations.DeviceError as exc:
+        db.session.rollback()
+        return _render_device(_device_or_404(tag), status=409, error=str(exc), failed_verb=verb)
+    db.session.commit()
+    flash(operations.done_message(verb, device), "success")
+    return redirect(url_for("loans.device", tag=device.tag))
+
+
+# --- create and edit ----------------------------------------------------------------------------
+
+
+def _sim_kind_ids(kinds) -> str:
+    return " ".join(str(k.id) for k in kinds if k.has_sim)
+
+
+@bp.route("/equipements/nouveau", methods=["GET", "POST"])
+@staff_required(Role.manager)
+def device_new():
+    kinds = queries.all_kinds()
+    sites = [s for s in queries.visible_sites(current_user) if operations.can_manage_site(current_user, s.id)]
+    form = DeviceForm(kinds=kinds, sites=sites, creating=True)
+    if len(sites) == 1 and not form.is_submitted():
+        form.home_site.data = sites[0].id
+    if form.validate_on_submit():
+        kind = db.session.get(DeviceKind, form.kind.data)
+        site = db.session.get(Site, form.home_site.data)
+        try:
+            device = operations.create_device(current_user, site, kind, **form.device_fields())
+        except operations.DeviceError as exc:
+            db.session.rollback()
+            form.serial_number.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(_("Équipement %(tag)s ajouté à l'inventaire.", tag=device.tag), "success")
+            return redirect(url_for("loans.device", tag=device.tag))
+    status = 400 if form.errors else 200
+    return render_template("loans/inventory/form.html", form=form, device=None, sim_kinds=_sim_kind_ids(kinds),
+                           sim_fields=SIM_FIELDS, no_site=not sites), status
+
+
+@bp.route("/equipements/<tag>/modifier", methods=["GET", "POST"])
+@staff_required(Role.manager)
+def device_edit(tag):
+    device = _device_or_404(tag)
+    if not operations.can_manage(current_user, device):
+        refuse("site")
+    kinds = queries.all_kinds()
+    initial = {name: getattr(device, name) for name in operations.EDITABLE if name != "kind"}
+    initial["kind"] = device.kind_id
+    form = DeviceForm(data=initial, kinds=kinds, creating=False)
+    if form.validate_on_submit():
+        fields = form.device_fields()
+        fields["kind"] = db.session.get(DeviceKind, form.kind.data)
+        try:
+            operations.update_device(current_user, device, operations.acting_site_id(current_user, device), **fields)
+            db.session.commit()
+        except operations.DeviceError as exc:
+            db.session.rollback()
+            form.serial_number.errors.append(str(exc))
+        except IntegrityError as exc:  # the same serial saved elsewhere at the same instant
+            db.session.rollback()
+            if not is_unique_violation(exc):
+                raise
+            form.serial_number.errors.append(_("Ce numéro de série est déjà dans l'inventaire."))
+        else:
+            flash(_("Fiche de l'équipement %(tag)s enregistrée.", tag=device.tag), "success")
+            return redirect(url_for("loans.device", tag=device.tag))
+        device = _device_or_404(tag)
+    status = 400 if form.errors else 200
+    return render_template("loans/inventory/form.html", form=form, device=device, sim_kinds=_sim_kind_ids(kinds),
+                           sim_fields=SIM_FIELDS, no_site=False), status
+
+
+# --- device kinds (admins) ----------------------------------------------------------------------
+
+
+@bp.route("/admin/types-equipement", methods=["GET", "POST"])
+@admin_required
+def device_kinds():
+    form = DeviceKindForm()
+    if form.validate_on_submit():
+        try:
+            kind = operations.create_kind(form.name.data, form.code.data,
+                                          holds_personal_data=form.holds_personal_data.data, has_sim=form.has_sim.data)
+        except operations.DeviceError as exc:
+            db.session.rollback()
+            getattr(form, getattr(exc, "field", "name")).errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(_("Type d'équipement ajouté : %(name)s.", name=kind.name), "success")
+            return redirect(url_for("loans.device_kinds"))
+    status = 400 if form.errors else 200
+    return render_template("loans/inventory/kinds.html", form=form, kinds=queries.all_kinds()), status
+
+
+# --- CSV import ---------------------------------------------------------------------------------
+
+
+def _render_import(form, preview=None, *, token=None, error=None, status=200):
+    return render_template(
+        "loans/inventory/import.html",
+        form=form,
+        preview=preview,
+        confirm_form=ImportConfirmForm(token=token) if token else None,
+        error=error,
+        columns=csv_io.COLUMNS,
+        shown_rows=_shown_rows(preview),
+    ), status
+
+
+PREVIEW_ROWS = 200
+
+
+def _shown_rows(preview):
+    if preview is None:
+        return []
+    rows = preview.rows_with_errors or preview.rows
+    return rows[:PREVIEW_ROWS]
+
+
+@bp.route("/equipements/import", methods=["GET", "POST"])
+@staff_required(Role.manager)
+def inventory_import():
+    form = ImportForm()
+    if not form.validate_on_submit():
+        return _render_import(form, status=400 if form.errors else 200)
+    upload = form.file.data
+    content = upload.read()
+    filename = (upload.filename or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    preview = csv_io.read(content, current_user, filename)
+    if not preview.ok:
+        db.session.rollback()
+        return _render_import(form, preview, status=400)
+    token = csv_io.save_draft(current_user, content, filename)
+    db.session.commit()
+    return _render_import(form, preview, token=token)
+
+
+@bp.post("/equipements/import/confirmer")
+@staff_required(Role.manager)
+def inventory_import_confirm():
+    form = ImportConfirmForm()
+    draft = csv_io.load_draft(current_user, form.token.data) if form.validate_on_submit() else None
+    if draft is None:
+        db.session.rollback()
+        return _render_import(ImportForm(formdata=None), error=_("Cet aperçu a expiré ou n'existe pas : envoyez de nouveau le fichier."), status=400)
+    preview = csv_io.read(draft.content, current_user, draft.filename)
+    if not preview.ok:
+        # The inventory changed since the preview (a serial added meanwhile…): show why, import nothing.
+        db.session.rollback()
+        return _render_import(ImportForm(formdata=None), preview, status=409)
+    try:
+        count = operations.create_devices_in_bulk(current_user, csv_io.device_rows(preview))
+    except operations.DeviceError as exc:
+        db.session.rollback()
+        return _render_import(ImportForm(formdata=None), preview, error=str(exc), status=409)
+    db.session.delete(draft)
+    db.session.commit()
+    flash(_("%(n)s équipements importés depuis %(name)s.", n=count, name=preview.filename or "le fichier"), "success")
+    return redirect(url_for("loans.inventory"))

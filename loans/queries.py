@@ -1,0 +1,231 @@
+"""Read-side queries of the inventory: which devices a person sees, filtered, sorted, paged.
+
+Every query here runs in a constant number of statements whatever the number of devices: sites
+and kinds are joined or eager-loaded, never fetched row by row. The filters are backed by the
+indexes of Device: (home_site_id, status), (current_site_id, status), (kind_id, status), tag, serial.
+"""
+from dataclasses import dataclass, field
+from math import ceil
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import aliased, joinedload
+
+from core.extensions import db
+from core.models import Site, User
+
+from .models import Device, DeviceEvent, DeviceKind, DeviceStatus
+
+PER_PAGE = 50
+
+HomeSite = aliased(Site, name="home_site")
+
+# Sort keys offered in the URL (anything else is ignored) → the columns they order by.
+SORTS = {
+    "tag": (Device.tag,),
+    "kind": (DeviceKind.position, DeviceKind.name),
+    "model": (Device.brand, Device.model),
+    "status": (Device.status,),
+    "site": (HomeSite.name,),
+}
+DEFAULT_SORT = "tag"
+
+
+def _int_or_none(value):
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+@dataclass
+class InventoryFilters:
+    """What the inventory list shows, read leniently from the query string: a bad value is ignored."""
+
+    site: int | None = None
+    kind: int | None = None
+    status: DeviceStatus | None = None
+    q: str = ""
+    sort: str = DEFAULT_SORT
+    descending: bool = False
+    page: int = 1
+    ignored: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_args(cls, args) -> "InventoryFilters":
+        filters = cls()
+        filters.site = _int_or_none(args.get("site"))
+        filters.kind = _int_or_none(args.get("kind"))
+        status = args.get("status") or ""
+        if status in DeviceStatus.__members__:
+            filters.status = DeviceStatus[status]
+        filters.q = (args.get("q") or "").strip()[:100]
+        sort = args.get("sort") or DEFAULT_SORT
+        filters.descending = sort.startswith("-")
+        sort = sort.lstrip("-")
+        filters.sort = sort if sort in SORTS else DEFAULT_SORT
+        filters.page = min(_int_or_none(args.get("page")) or 1, 1_000_000)
+        return filters
+
+    def params(self, **changes) -> dict:
+        """The query-string parameters (for links that keep the filters), with some changed."""
+        values = {
+            "site": self.site,
+            "kind": self.kind,
+            "status": self.status.value if self.status else None,
+            "q": self.q or None,
+            "sort": self.sort_param if self.sort_param != DEFAULT_SORT else None,
+            "page": self.page if self.page > 1 else None,
+        }
+        values.update(changes)
+        return {key: value for key, value in values.items() if value not in (None, "")}
+
+    def filter_params(self) -> dict:
+        """Only what selects devices (for the CSV export and the label sheet): no sort, no page."""
+        return {key: value for key, value in self.params(sort=None, page=None).items()}
+
+    @property
+    def sort_param(self) -> str:
+        return ("-" if self.descending else "") + self.sort
+
+    def sort_link(self, key: str) -> dict:
+        """Parameters of a column header link: ascending first, descending on a second click."""
+        descending = self.sort == key and not self.descending
+        return self.params(sort=("-" if descending else "") + key, page=None)
+
+    @property
+    def is_filtered(self) -> bool:
+        return bool(self.site or self.kind or self.status or self.q)
+
+
+def visible_to(user: User):
+    """Condition on Device: the devices a person may see (their sites: home or current; admins: all)."""
+    if user.is_admin:
+        return None
+    site_ids = sorted(user.site_ids)
+    if not site_ids:
+        return Device.id.is_(None)  # nothing
+    return or_(Device.home_site_id.in_(site_ids), Device.current_site_id.in_(site_ids))
+
+
+def _conditions(user: User, filters: InventoryFilters) -> list:
+    conditions = []
+    visible = visible_to(user)
+    if visible is not None:
+        conditions.append(visible)
+    if filters.site:
+        conditions.append(or_(Device.home_site_id == filters.site, Device.current_site_id == filters.site))
+    if filters.kind:
+        conditions.append(Device.kind_id == filters.kind)
+    if filters.status:
+        conditions.append(Device.status == filters.status)
+    if filters.q:
+        text = filters.q
+        compact = "".join(text.split()).upper()
+        conditions.append(
+            or_(
+                Device.tag.startswith(compact, autoescape=True),
+                Device.serial_number.icontains(text, autoescape=True),
+                Device.model.icontains(text, autoescape=True),
+                Device.brand.icontains(text, autoescape=True),
+            )
+        )
+    return conditions
+
+
+def _ordered(query, filters: InventoryFilters):
+    columns = SORTS[filters.sort]
+    order = [c.desc() if filters.descending else c.asc() for c in columns]
+    if filters.sort != "tag":
+        order.append(Device.tag.asc())
+    return query.order_by(*order)
+
+
+@dataclass
+class Page:
+    devices: list
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, ceil(self.total / self.per_page))
+
+    @property
+    def first_index(self) -> int:
+        return 0 if not self.total else (self.page - 1) * self.per_page + 1
+
+    @property
+    def last_index(self) -> int:
+        return min(self.total, self.page * self.per_page)
+
+    def numbers(self, around: int = 2) -> list[int | None]:
+        """Page numbers to link to: first, last and a window around the current one; None is a gap."""
+        wanted = {1, self.pages, *range(self.page - around, self.page + around + 1)}
+        shown = sorted(n for n in wanted if 1 <= n <= self.pages)
+        result, previous = [], 0
+        for n in shown:
+            if n - previous > 1:
+                result.append(None)
+            result.append(n)
+            previous = n
+        return result
+
+
+def inventory_page(user: User, filters: InventoryFilters, per_page: int = PER_PAGE) -> Page:
+    """One page of the filtered list: two statements (count, rows with their kind and sites)."""
+    conditions = _conditions(user, filters)
+    total = db.session.scalar(select(func.count(Device.id)).where(*conditions))
+    pages = max(1, ceil(total / per_page))
+    page = min(filters.page, pages)
+    query = (
+        select(Device)
+        .join(Device.kind)
+        .join(HomeSite, HomeSite.id == Device.home_site_id)
+        .where(*conditions)
+        .options(joinedload(Device.home_site), joinedload(Device.current_site))
+    )
+    query = _ordered(query, filters).limit(per_page).offset((page - 1) * per_page)
+    devices = db.session.scalars(query).unique().all()
+    return Page(devices=devices, total=total, page=page, per_page=per_page)
+
+
+def inventory_rows(user: User, filters: InventoryFilters):
+    """Every device of the filtered list (for the export), in one statement."""
+    query = (
+        select(Device)
+        .join(Device.kind)
+        .join(HomeSite, HomeSite.id == Device.home_site_id)
+        .where(*_conditions(user, filters))
+        .options(joinedload(Device.home_site), joinedload(Device.current_site))
+    )
+    return db.session.scalars(_ordered(query, filters)).unique().all()
+
+
+def visible_sites(user: User) -> list[Site]:
+    return db.session.scalars(user.visible_sites_query()).all()
+
+
+def all_kinds() -> list[DeviceKind]:
+    return db.session.scalars(select(DeviceKind).order_by(DeviceKind.position, DeviceKind.name)).all()
+
+
+def find_device(tag: str) -> Device | None:
+    """The device with its sites, for the device page (one statement)."""
+    return db.session.scalar(
+        select(Device)
+        .where(Device.tag == tag)
+        .options(joinedload(Device.home_site), joinedload(Device.current_site))
+    )
+
+
+def device_history(device: Device) -> list[DeviceEvent]:
+    """The whole history, newest first, with who did it and where (one statement)."""
+    return db.session.scalars(
+        select(DeviceEvent)
+        .where(DeviceEvent.device_id == device.id)
+        .options(joinedload(DeviceEvent.actor), joinedload(DeviceEvent.site), joinedload(DeviceEvent.to_site))
+        .order_by(DeviceEvent.at.desc(), DeviceEvent.id.desc())
+    ).all()
+
