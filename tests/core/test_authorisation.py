@@ -27,10 +27,21 @@ from core.models import Role
 from tests.conftest import base_config
 from tests.core.helpers import location_path, page_text, snapshot
 
+
+def _device_tag(world, site):
+    """A laptop whose home and current site is `site`; its asset tag designates it in URLs."""
+    from loans import operations
+
+    device = operations.create_device(None, site, operations.ensure_default_kinds()["laptop"])
+    world.fixture("db").session.commit()
+    return device.tag
+
+
 # URL argument name → (world, site) → value designating a new object that belongs to `site`.
 ARGUMENTS = {
     "site_id": lambda world, site: site.id,
     "user_id": lambda world, site: world.fixture("make_user")(Role.reception, sites=[site]).id,
+    "tag": _device_tag,
 }
 
 # Endpoints deliberately open to staff of every site, each with the reason. None yet.
