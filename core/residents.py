@@ -107,8 +107,11 @@ def can_view(user, resident: Resident) -> bool:
     return user.is_admin or bool(resident.site_ids & user.site_ids)
 
 
-def search(user, text: str, limit: int = 10, offset: int = 0) -> list[Resident]:
-    """2-3 letters of a first or last name, a phone number or a membership number; a page at a time."""
+def search(user, text: str, limit: int = 10, offset: int = 0, options=()) -> list[Resident]:
+    """2-3 letters of a first or last name, a phone number or a membership number; a page at a time.
+
+    `options`: loader options for the page (e.g. selectinload(Resident.sites)), to keep a constant query count.
+    """
     text = (text or "").strip()
     key = fold(text)
     conditions = []
@@ -134,6 +137,7 @@ def search(user, text: str, limit: int = 10, offset: int = 0) -> list[Resident]:
         .order_by(Resident.last_name_key, Resident.first_name_key, Resident.id)
         .limit(limit)
         .offset(offset)
+        .options(*options)
     )
     return list(db.session.scalars(visible_to(user, query)))
 
