@@ -1,0 +1,158 @@
+"""Concurrent requests for the last place: exactly the capacity is booked, on SQLite (a file
+database, write lock taken at BEGIN IMMEDIATE) and on PostgreSQL (row locks).
+
+Each thread has its own app context, hence its own session and connection; a Barrier releases
+them together.
+"""
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from core.extensions import db as _db
+from reservations import operations
+from reservations.models import Booking, BookingAction, BookingEvent, BookingState
+from tests.conftest import live_server
+from tests.reservations.factories import at_local, book, contact, make_room, make_workshop, register
+
+THREADS = 50
+TUESDAY = date(2026, 3, 24)
+
+
+def run_together(app, n, work):
+    """Run work(i) in n threads released at once; return each outcome ("ok", "full", or the error)."""
+    barrier = threading.Barrier(n)
+    outcomes = [None] * n
+
+    def target(i):
+        with app.app_context():
+            try:
+                barrier.wait()
+                outcomes[i] = work(i)
+                _db.session.commit()
+            except operations.FullError as exc:
+                _db.session.rollback()
+                outcomes[i] = ("full", str(exc))
+            except operations.ReservationError as exc:
+                _db.session.rollback()
+                outcomes[i] = ("refused", str(exc))
+            except Exception as exc:  # noqa: BLE001 — any other exception is what the test must catch
+                _db.session.rollback()
+                outcomes[i] = ("exception", repr(exc))
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
+
+
+def kinds(outcomes):
+    return Counter(o[0] for o in outcomes)
+
+
+def test_many_residents_want_the_last_seat(app, db, frozen, sites):
+    room = make_room(sites["a"], workstations=3)
+    starts_at = at_local(TUESDAY, 14)
+    book(room, starts_at, n=1)
+    book(room, starts_at, n=2)
+    room_id = room.id  # threads must not touch the objects of this session
+    db.session.commit()
+
+    outcomes = run_together(app, THREADS, lambda i: ("ok", operations.book_seat(room_id, starts_at, "Fatima", contact(100 + i))[0].id))
+
+    assert kinds(outcomes) == {"ok": 1, "full": THREADS - 1}, outcomes
+    assert all("complet" in message for kind, message in outcomes if kind == "full")
+    db.session.expire_all()
+    booked = db.session.scalar(select(func.count()).where(Booking.room_id == room_id, Booking.state == BookingState.confirmed))
+    assert booked == 3
+
+
+def test_many_residents_want_the_last_workshop_place(app, db, frozen, sites):
+    workshop = make_workshop(make_room(sites["a"], workstations=8), day=TUESDAY, places=4)
+    for n in range(3):
+        register(workshop, n=n)
+    workshop_id = workshop.id
+    db.session.commit()
+
+    outcomes = run_together(app, THREADS, lambda i: ("ok", operations.register(workshop_id, "Nadia", contact(100 + i))[0].state.value))
+
+    # Exactly one got the last place; everyone else is on the waiting list, in a distinct position.
+    assert Counter(o[1] for o in outcomes if o[0] == "ok") == {"confirmed": 1, "waiting": THREADS - 1}, outcomes
+    db.session.expire_all()
+    assert operations.confirmed_count(workshop.id) == 4
+    waiting = db.session.scalars(select(Booking).where(Booking.workshop_id == workshop.id, Booking.state == BookingState.waiting)).all()
+    assert sorted(operations.waiting_position(b) for b in waiting) == list(range(1, THREADS))
+
+
+def test_concurrent_cancellations_free_and_promote_once(app, db, frozen, sites):
+    workshop = make_workshop(make_room(sites["a"], workstations=8), day=TUESDAY, places=3)
+    placed = [register(workshop, n=n)[0] for n in range(3)]
+    waiting = [register(workshop, n=10 + n)[0] for n in range(6)]
+    ids = [b.id for b in placed]
+    waiting_ids = [b.id for b in waiting]
+    workshop_id = workshop.id
+    db.session.commit()
+
+    # 24 threads: each of the 3 confirmed bookings is cancelled by 8 threads at once.
+    outcomes = run_together(app, 24, lambda i: ("ok", len(operations.cancel(ids[i % 3]))))
+
+    assert kinds(outcomes) == {"ok": 3, "refused": 21}, outcomes
+    assert all("déjà annulée" in message for kind, message in outcomes if kind == "refused")
+    assert sum(o[1] for o in outcomes if o[0] == "ok") == 3  # three promotions in all
+    db.session.expire_all()
+    states = [db.session.get(Booking, i).state for i in waiting_ids]
+    # The first three waiting are promoted, in order; the others still wait.
+    assert states == [BookingState.confirmed] * 3 + [BookingState.waiting] * 3
+    assert operations.confirmed_count(workshop_id) == 3
+    promotions = db.session.scalar(select(func.count()).where(BookingEvent.action == BookingAction.promoted))
+    cancellations = db.session.scalar(select(func.count()).where(BookingEvent.action == BookingAction.cancelled))
+    assert (promotions, cancellations) == (3, 3)
+
+
+@pytest.mark.parametrize("app_config", [{"BOOKING_LIMIT_PER_ADDRESS": "1000 per hour"}])
+def test_parallel_http_requests_for_the_last_seat(app, db, sites):
+    """Through the real HTTP stack: one confirmation, the others see "complet", never a 500."""
+    room = make_room(sites["a"], workstations=2)
+    from core import clock
+
+    day = clock.local_now().date().toordinal() + 2
+    day = date.fromordinal(day)
+    book(room, at_local(day, 15), n=1)
+    room_id = room.id
+    path = f"/reserver/salle/{room_id}/{day.isoformat()}/1500"
+    db.session.commit()
+
+    with live_server(app) as base:
+        barrier = threading.Barrier(THREADS)
+        statuses = [None] * THREADS
+
+        def post(i):
+            body = urllib.parse.urlencode({"first_name": "Kévin", "contact": f"07 00 00 {i // 100:02d} {i % 100:02d}"}).encode()
+            request = urllib.request.Request(base + path, data=body, method="POST")
+            barrier.wait()
+            try:
+                with urllib.request.urlopen(request) as response:  # follows the redirect to the private page
+                    statuses[i] = (response.status, response.read().decode())
+            except urllib.error.HTTPError as exc:
+                statuses[i] = (exc.code, exc.read().decode())
+
+        threads = [threading.Thread(target=post, args=(i,)) for i in range(THREADS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    assert Counter(s for s, _body in statuses) == {200: 1, 409: THREADS - 1}
+    assert all("Ce créneau est complet" in body for s, body in statuses if s == 409)
+    assert "Votre place est réservée" in next(body for s, body in statuses if s == 200)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).where(Booking.room_id == room_id, Booking.state == BookingState.confirmed)) == 2
