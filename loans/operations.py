@@ -331,4 +331,4 @@ def create_devices_in_bulk(actor: User | None, rows: list[dict], *, action=Devic
                 raise DeviceError(_("« %(value)s » vient d'être ajouté à l'inventaire par quelqu'un d'autre : rien n'a été importé.", value=clash)) from exc
             continue  # two creations drew the same new tag at the same instant: draw again
         return len(inserted)
-    raise DeviceError(_("Impossible de créer des codes uniques ; réessayez."))
+    raise DeviceError(_("Impossible de créer des codes uniques : rien n'a été importé ; réessayez."))
