@@ -5,6 +5,7 @@ from datetime import time
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField, TimeField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from .identity import IdentityError, clean_first_name, parse_contact
@@ -85,7 +86,7 @@ class RoomForm(FlaskForm):
     )
     notes = TextAreaField(_l("Accessibilité et équipement"), validators=[Optional(), Length(max=2000)])
     slot_minutes = SelectField(
-        _l("Durée d'un créneau"), coerce=int, choices=[(m, _l("%(n)s minutes", n=m)) for m in SLOT_LENGTHS]
+        _l("Durée d'un créneau"), coerce=int, choices=[SelectChoice(m, _l("%(n)s minutes", n=m)) for m in SLOT_LENGTHS]
     )
     days_ahead = IntegerField(
         _l("Réservation possible jusqu'à combien de jours à l'avance"),
@@ -108,7 +109,7 @@ class RoomForm(FlaskForm):
 
     def __init__(self, *args, site_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.site_id.choices = [(s.id, s.name) for s in site_choices]
+        self.site_id.choices = [SelectChoice(s.id, s.name) for s in site_choices]
         self.parsed_hours = []
 
     def hours_fields(self):
@@ -139,7 +140,7 @@ class ClosureForm(FlaskForm):
 
     def __init__(self, *args, rooms=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.room_id.choices = [(0, _l("Tout le centre"))] + [(r.id, r.name) for r in rooms]
+        self.room_id.choices = [SelectChoice(0, _l("Tout le centre"))] + [SelectChoice(r.id, r.name) for r in rooms]
 
     def validate_last_day(self, field):
         if field.data and self.first_day.data and field.data < self.first_day.data:
@@ -149,7 +150,7 @@ class ClosureForm(FlaskForm):
 class WorkshopTextForm(FlaskForm):
     title = StringField(_l("Titre"), validators=[InputRequired(_l("Indiquez le titre.")), Length(max=120)])
     description = TextAreaField(_l("Description en mots simples"), validators=[Optional(), Length(max=2000)])
-    level = SelectField(_l("Niveau"), choices=[(lvl.value, lvl.label) for lvl in Level], default=Level.everyone.value)
+    level = SelectField(_l("Niveau"), default=Level.everyone.value)
     facilitator = StringField(_l("Animateur ou animatrice"), validators=[Optional(), Length(max=120)])
     places = IntegerField(
         _l("Nombre de places"),
@@ -158,7 +159,7 @@ class WorkshopTextForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.level.choices = [(lvl.value, lvl.label) for lvl in Level]
+        self.level.choices = [SelectChoice(lvl.value, lvl.label) for lvl in Level]
 
 
 class WorkshopForm(WorkshopTextForm):
@@ -174,7 +175,7 @@ class WorkshopForm(WorkshopTextForm):
 
     def __init__(self, *args, rooms=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.room_id.choices = [(r.id, f"{r.site.name} – {r.name} ({r.workstations} postes)") for r in rooms]
+        self.room_id.choices = [SelectChoice(r.id, f"{r.site.name} – {r.name} ({r.workstations} postes)") for r in rooms]
 
     def validate_ends(self, field):
         if field.data and self.starts.data and field.data <= self.starts.data:
@@ -182,8 +183,8 @@ class WorkshopForm(WorkshopTextForm):
 
 
 class AttendanceForm(FlaskForm):
-    attendance = SelectField(choices=[(a.value, a.label) for a in Attendance], validators=[InputRequired()])
+    attendance = SelectField(validators=[InputRequired()])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.attendance.choices = [(a.value, a.label) for a in Attendance]
+        self.attendance.choices = [SelectChoice(a.value, a.label) for a in Attendance]

@@ -5,6 +5,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 from sqlalchemy.orm import selectinload
 
 from core.authz import check_site, get_in_site_or_404, get_site_or_404, refuse, staff_required
@@ -190,7 +191,7 @@ def _render_day(room, day, form, error, status):
     ).all()
     at = clock.now()
     form.slot.choices = [
-        (s.starts_at.isoformat(), f"{say_time(s.starts_at)} – {s.free} place(s)")
+        SelectChoice(s.starts_at.isoformat(), f"{say_time(s.starts_at)} – {s.free} place(s)")
         for s in slots if s.free and s.ends_at > at
     ]
     return render_template(
@@ -206,7 +207,7 @@ def _render_day(room, day, form, error, status):
 def desk_book_seat(room_id):
     room = _room_or_404(room_id)
     form = DeskSeatForm()
-    form.slot.choices = [(form.slot.data, form.slot.data)] if form.slot.data else []
+    form.slot.choices = [SelectChoice(form.slot.data)] if form.slot.data else []
     day = parse_day(request.args.get("date"), clock.local_now().date())
     if form.validate_on_submit():
         try:

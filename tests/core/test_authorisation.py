@@ -26,6 +26,7 @@ from core.authz import ACCESS_ATTR, check_access_policies
 from core.models import Role
 from tests.conftest import base_config
 from tests.core.helpers import location_path, page_text, snapshot
+from tests.reservations.matrix import ARGUMENTS as RESERVATION_ARGUMENTS
 
 
 def _device_tag(world, site):
@@ -42,6 +43,7 @@ ARGUMENTS = {
     "site_id": lambda world, site: site.id,
     "user_id": lambda world, site: world.fixture("make_user")(Role.reception, sites=[site]).id,
     "tag": _device_tag,
+    **RESERVATION_ARGUMENTS,  # room_id, workshop_id, booking_id, token, … (tests/reservations/matrix.py)
 }
 
 # Endpoints deliberately open to staff of every site, each with the reason. None yet.
