@@ -251,7 +251,7 @@ def _render_import(form, preview=None, *, token=None, error=None, status=200):
         preview=preview,
         confirm_form=ImportConfirmForm(token=token) if token else None,
         error=error,
-        columns=csv_io.COLUMNS,
+        kinds=queries.all_kinds() if preview is None or not preview.ok else [],
         shown_rows=_shown_rows(preview),
     ), status
 
