@@ -4,6 +4,7 @@ import pytest
 from core import create_app
 from core.authz import check_access_policies
 from core.config import DEFAULT_SECRET_KEY
+from core.models import Role
 
 
 def test_refuses_default_secret_key_outside_debug_and_testing(monkeypatch, tmp_path):
@@ -107,3 +108,50 @@ def test_public_home_lists_sites(client, make_site):
     make_site("Centre social de Mazingarbe", phone="03 21 37 28 00")
     body = client.get("/").get_data(as_text=True)
     assert "Centre social de Mazingarbe" in body and "03 21 37 28 00" in body
+
+
+def test_deployment_settings_from_environment(monkeypatch, tmp_path):
+    """The variables the README documents for a deployment behind a proxy, with Redis."""
+    monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/env.db")
+    monkeypatch.setenv("TRUSTED_HOSTS", "pret.example.org, www.pret.example.org")
+    monkeypatch.setenv("PROXY_FIX_HOPS", "1")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.delenv("RATELIMIT_STORAGE_URI", raising=False)
+    app = create_app()
+    assert app.config["TRUSTED_HOSTS"] == ["pret.example.org", "www.pret.example.org"]
+    assert app.config["PROXY_FIX_HOPS"] == 1
+    assert app.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/0"
+
+
+def test_instance_config_file_is_read(monkeypatch, tmp_path):
+    from core.config import load_config
+    from flask import Flask
+
+    (tmp_path / "config.py").write_text('SECRET_KEY = "from-instance-file"\nPUBLIC_BASE_URL = "https://pret.example.org/"\n')
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    app = Flask("probe", instance_path=str(tmp_path), instance_relative_config=True)
+    load_config(app)
+    assert app.config["SECRET_KEY"] == "from-instance-file"
+    assert app.config["PUBLIC_BASE_URL"] == "https://pret.example.org"
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_error_pages_are_french_and_carry_the_security_headers(client, make_site, make_user, login):
+    login(make_user(Role.reception, sites=[make_site()]))
+    forbidden = client.get("/admin/personnel")
+    not_allowed = client.get("/deconnexion")
+    for response, status, title in ((forbidden, 403, "Accès refusé"), (not_allowed, 405, "Action non permise")):
+        assert response.status_code == status
+        assert f"<h1>{title}</h1>" in response.get_data(as_text=True)
+        assert "object-src 'none'" in response.headers["Content-Security-Policy"]
+        assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_staff_pages_are_not_cached(client, make_site, make_user, login):
+    login(make_user(Role.reception, sites=[make_site()]))
+    response = client.get("/espace")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Frame-Options"] == "DENY"
