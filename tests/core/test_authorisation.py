@@ -38,17 +38,48 @@ def _device_tag(world, site):
     return device.tag
 
 
+def _resident_id(world, site):
+    """A resident registered at `site`."""
+    from core.residents import create_resident
+
+    resident = create_resident(None, site, first_name="Habitante", last_name="Matrice", phone="0600000000")
+    world.fixture("db").session.commit()
+    return resident.id
+
+
+def _loan_id(world, site):
+    """An open loan made at `site`, of a device of `site`, to a resident of `site`."""
+    from datetime import timedelta
+
+    from core.residents import create_resident
+    from loans import lending, operations
+
+    agent = world.fixture("make_user")(Role.reception, sites=[site])
+    device = operations.create_device(None, site, operations.ensure_default_kinds()["laptop"])
+    resident = create_resident(None, site, first_name="Emprunteuse", last_name="Matrice")
+    loan = lending.lend(agent, device.id, resident, due_on=lending.today() + timedelta(days=7), accessories=[],
+                        charter_method="ticked")
+    world.fixture("db").session.commit()
+    return loan.id
+
+
 # URL argument name → (world, site) → value designating a new object that belongs to `site`.
 ARGUMENTS = {
     "site_id": lambda world, site: site.id,
     "user_id": lambda world, site: world.fixture("make_user")(Role.reception, sites=[site]).id,
     "tag": _device_tag,
+    "resident_id": _resident_id,
+    "loan_id": _loan_id,
     **RESERVATION_ARGUMENTS,  # room_id, workshop_id, booking_id, token, … (tests/reservations/matrix.py)
 }
 
-# Endpoints deliberately open to staff of every site, each with the reason. None yet.
-# (Example to come: taking a device back "works at any site of the network", PRODUCT.md §4.2.)
-CROSS_SITE: dict[str, str] = {}
+# Endpoints deliberately open to staff of every site, each with the reason.
+CROSS_SITE: dict[str, str] = {
+    # Their limits (no borrower shown to another site, only one's own sites as the place of return)
+    # are tested in tests/loans/test_lending_views.py.
+    "loans.take_back": "a device is taken back at any site of the network (PRODUCT.md §4.2)",
+    "loans.found_again": "a lost device may be brought back to any desk of the network, like a return",
+}
 
 STAFF_ROLES = [Role.reception, Role.manager]
 SITE_B_NAME = "Centre Zéphyr-B (marqueur)"

@@ -1,0 +1,455 @@
+"""The desk's loan pages: lend (with the resident chooser), receipt, take back, extend, lost, found again.
+
+Who: lending is for staff of the site where the device is now; taking back and "found again" are
+open to staff of every site (a device may be returned at any desk of the network) but only the
+lending site and the home site see who borrowed it; extending and declaring lost are for them too.
+Rules live in loans.lending: a LoanError becomes a French message next to its field (400) or at the
+top of the page (409), and nothing is saved.
+"""
+import uuid
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from core import residents
+from core.authz import check_site, refuse, staff_required
+from core.extensions import db
+from core.models import Site
+from core.residents import Resident, ResidentError
+
+from .. import lending
+from ..lending_forms import DeclareLostForm, ExtendForm, FoundAgainForm, LendForm, TakeBackForm
+from ..models import Device, DeviceStatus, Loan
+from ..operations import DeviceError
+from . import bp
+
+PER_PAGE = 10
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+def get_device_or_404(tag: str) -> Device:
+    canonical = "".join((tag or "").split()).upper()
+    device = db.session.scalar(
+        select(Device).where(Device.tag == canonical).options(joinedload(Device.current_site), joinedload(Device.home_site))
+    )
+    if device is None:
+        abort(404)
+    return device
+
+
+def get_open_loan(device: Device) -> Loan | None:
+    return db.session.scalar(
+        select(Loan)
+        .where(Loan.device_id == device.id, Loan.closed_at.is_(None))
+        .options(joinedload(Loan.resident), joinedload(Loan.site))
+    )
+
+
+def device_url(device: Device) -> str:
+    """The device page belongs to the inventory module; fall back to the public page if it is absent."""
+    if "loans.device" in current_app.view_functions:
+        return url_for("loans.device", tag=device.tag)
+    return url_for("loans.public_device", tag=device.tag)
+
+
+def my_sites() -> list[Site]:
+    """The sites where the current person works (admins: every site), in name order."""
+    return list(db.session.scalars(current_user.visible_sites_query()))
+
+
+def place_error(form, exc: lending.LoanError) -> str | None:
+    """Put the message next to its field when the form has that field; else return it for the top."""
+    field = getattr(form, exc.field, None) if exc.field else None
+    if field is None:
+        return str(exc)
+    field.errors = [*field.errors, str(exc)]
+    return None
+
+
+def _status(exc: lending.LoanError) -> int:
+    """A wrong value in the form is 400; the state of the device (already lent, in repair…) is 409."""
+    return 400 if exc.field else 409
+
+
+# --- the loan panel of the device page ----------------------------------------------------------
+
+
+@bp.record_once
+def _register_template_helpers(state):
+    state.app.jinja_env.globals.update(device_url=device_url, loan_panel=loan_panel)
+
+
+def loan_panel(device: Device) -> dict:
+    """What the device page shows about lending: the next action first, and the open loan to those
+    allowed to see who borrowed. One query at most (the open loan, with its resident and site)."""
+    user = current_user
+    loan = get_open_loan(device) if device.is_on_loan else None
+    see = loan is not None and lending.can_see_borrower(user, loan)
+    late = lending.days_late(loan) if loan is not None else 0
+    panel = {
+        "lend": lending.can_lend(user, device),
+        "take_back": lending.can_take_back(user, device),
+        "found": lending.can_find_again(user, device),
+        "loan": loan if see else None,
+        "other_site_loan": loan if loan is not None and not see else None,
+        "extend": see and lending.can_extend(user, loan),
+        "declare_lost": see and lending.can_declare_lost(user, loan),
+        "days_late": late,
+    }
+    if device.is_on_loan:
+        panel["title"] = _("En prêt, en retard") if late else _("En prêt")
+    elif device.status is DeviceStatus.lost:
+        panel["title"] = _("Déclaré perdu")
+    else:
+        panel["title"] = _("Disponible au prêt")
+    panel["shown"] = bool(panel["lend"] or panel["take_back"] or panel["found"] or loan is not None)
+    return panel
+
+
+# --- lend ---------------------------------------------------------------------------------------
+
+
+def _search_page(text: str, page: int):
+    if len(residents.fold(text)) < 2 and len(residents.normalise_phone(text)) < 4:
+        return [], False
+    found = residents.search(current_user, text, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE)
+    return found[:PER_PAGE], len(found) > PER_PAGE
+
+
+def _chosen_resident(form) -> Resident | None:
+    value = form.resident.data or ""
+    if not value.isdigit():
+        return None
+    query = select(Resident).where(Resident.id == int(value))
+    return db.session.scalar(residents.visible_to(current_user, query))
+
+
+def _render_lend(device, form, *, status=200, error=None, page=1, duplicates=(), searched=False):
+    text = form.q.data or ""
+    results, has_more = _search_page(text, page) if text else ([], False)
+    chosen = _chosen_resident(form)
+    if chosen is not None:
+        results = [chosen] + [r for r in results if r.id != chosen.id]
+    if duplicates:
+        results = list(duplicates) + [r for r in results if r.id not in {d.id for d in duplicates}]
+    days, limit = lending.policy_for(device.current_site_id, device.kind)
+    show_override = lending.can_override_limit(current_user) and (
+        bool(form.override_reason.data) or bool(form.override_reason.errors)
+    )
+    return render_template(
+        "loans/lending/lend.html",
+        device=device,
+        form=form,
+        error=error,
+        results=results,
+        has_more=has_more,
+        page=page,
+        searched=searched or bool(text),
+        duplicates=duplicates,
+        default_days=days,
+        limit=limit,
+        show_override=show_override,
+        lendable=device.is_available,
+        not_lendable=None if device.is_available else str(lending.NOT_LENDABLE[device.status]),
+    ), status
+
+
+def _page_number(raw) -> int:
+    try:
+        return max(1, min(int(raw), 10_000))
+    except (TypeError, ValueError):
+        return 1
+
+
+@bp.route("/equipements/<tag>/preter", methods=["GET", "POST"])
+@staff_required()
+def lend(tag):
+    device = get_device_or_404(tag)
+    check_site(device.current_site_id)
+    form = LendForm(accessories=device.accessory_list)
+
+    if request.method == "POST" and form.form_key.data:
+        # The same form sent twice (double click, back and resubmit): show the loan it created.
+        done = lending.find_by_form_key(form.form_key.data)
+        if done is not None and done.device_id == device.id:
+            return redirect(url_for("loans.receipt", loan_id=done.id))
+
+    if request.method == "GET":
+        form.due_on.data = lending.default_due_date(device.current_site_id, device.kind)
+        form.accessories.data = device.accessory_list
+        form.form_key.data = uuid.uuid4().hex
+        form.q.data = (request.args.get("q") or "").strip()[:100]
+        status = 200 if device.is_available else 409
+        return _render_lend(device, form, status=status, page=_page_number(request.args.get("page")))
+
+    if not device.is_available:
+        return _render_lend(device, form, status=409)
+
+    if "find" in request.form or "find_page" in request.form:
+        # Search without JavaScript: the same page again with the matching residents, nothing else touched.
+        return _render_lend(device, form, page=_page_number(request.form.get("find_page")), searched=True)
+
+    if not form.validate():
+        return _render_lend(device, form, status=400)
+
+    created = None
+    if form.wants_new_resident:
+        duplicates = residents.likely_duplicates(current_user, form.first_name.data, form.last_name.data, form.phone.data or "")
+        if duplicates and not form.confirm_new.data:
+            message = (_("Une personne porte déjà ce nom avec ce numéro : la choisir ?") if form.phone.data
+                       else _("Une personne porte déjà ce nom : la choisir ?"))
+            form.resident.errors = [message]
+            return _render_lend(device, form, status=409, duplicates=duplicates)
+        try:
+            created = residents.create_resident(
+                current_user, device.current_site, first_name=form.first_name.data, last_name=form.last_name.data,
+                phone=form.phone.data or "", email=form.email.data or "", membership_number=form.membership_number.data or "",
+            )
+        except ResidentError as exc:
+            form.last_name.errors = [str(exc)]
+            return _render_lend(device, form, status=400)
+        resident = created
+    else:
+        resident = _chosen_resident(form)
+        if resident is None:
+            form.resident.errors = [_("Cette personne n'est pas inscrite dans vos structures : cherchez-la à nouveau.")]
+            return _render_lend(device, form, status=400)
+
+    try:
+        loan = lending.lend(
+            current_user, device.id, resident,
+            due_on=form.due_on.data,
+            accessories=form.accessories.data or [],
+            charter_method=form.charter.data,
+            condition=form.condition.data or "",
+            form_key=form.form_key.data or None,
+            override_reason=(form.override_reason.data or "") if lending.can_override_limit(current_user) else "",
+        )
+    except DeviceError as exc:
+        db.session.rollback()
+        exc = exc if isinstance(exc, lending.LoanError) else lending.LoanError(str(exc))
+        device = get_device_or_404(tag)
+        if exc.field == "override_reason":
+            # Over the limit: managers get the reason field (the message sits next to it), others a refusal.
+            if lending.can_override_limit(current_user):
+                form.override_reason.errors = [str(exc)]
+                return _render_lend(device, form, status=409)
+            return _render_lend(device, form, status=409, error=str(exc))
+        return _render_lend(device, form, status=_status(exc), error=place_error(form, exc))
+    if created is not None and loan.resident_id != created.id:
+        db.session.rollback()  # this form had already been handled: keep no second copy of the person
+        return redirect(url_for("loans.receipt", loan_id=loan.id))
+    db.session.commit()
+    flash(_("Équipement %(tag)s prêté à %(name)s jusqu'au %(date)s.", tag=device.tag, name=resident.full_name,
+            date=loan.due_on.strftime("%d/%m/%Y")), "success")
+    return redirect(url_for("loans.receipt", loan_id=loan.id))
+
+
+# --- receipt ------------------------------------------------------------------------------------
+
+
+@bp.get("/prets/<int:loan_id>/recu")
+@staff_required()
+def receipt(loan_id):
+    loan = db.session.scalar(
+        select(Loan)
+        .where(Loan.id == loan_id)
+        .options(joinedload(Loan.device), joinedload(Loan.resident), joinedload(Loan.site), joinedload(Loan.lent_by))
+    )
+    if loan is None:
+        abort(404)
+    if not lending.can_see_borrower(current_user, loan):
+        refuse("site")
+    return render_template("loans/lending/receipt.html", loan=loan, device=loan.device)
+
+
+# --- take back (any site of the network) --------------------------------------------------------
+
+
+def _not_on_loan(device):
+    flash(_("Cet équipement n'est pas en prêt : il n'y a rien à reprendre."), "info")
+    return redirect(device_url(device))
+
+
+def _render_take_back(device, loan, form, *, status=200, error=None):
+    return render_template(
+        "loans/lending/take_back.html",
+        device=device,
+        loan=loan,
+        form=form,
+        error=error,
+        see_borrower=loan is not None and lending.can_see_borrower(current_user, loan),
+        days_late=lending.days_late(loan) if loan is not None else 0,
+    ), status
+
+
+@bp.route("/equipements/<tag>/reprendre", methods=["GET", "POST"])
+@staff_required()
+def take_back(tag):
+    device = get_device_or_404(tag)
+    sites = my_sites()
+    if not sites:
+        refuse("site")
+    loan = get_open_loan(device) if device.is_on_loan else None
+    if loan is None:
+        if request.method == "GET":
+            return _not_on_loan(device)
+        form = TakeBackForm(sites=sites, accessories=())
+        return _render_take_back(device, None, form, status=409,
+                                 error=_("Cet équipement n'est pas en prêt : il n'y a rien à reprendre."))
+    form = TakeBackForm(sites=sites, accessories=loan.accessories_out_list)
+    if request.method == "GET":
+        form.site.data = sites[0].id
+        form.accessories.data = loan.accessories_out_list
+        return _render_take_back(device, loan, form)
+    if not form.validate():
+        return _render_take_back(device, loan, form, status=400)
+    try:
+        closed = lending.take_back(
+            current_user, device.id, site_id=form.site.data, accessories_returned=form.accessories.data or [],
+            condition=form.condition.data or "", damaged=form.damaged.data, data_wiped=form.data_wiped.data,
+        )
+    except DeviceError as exc:
+        db.session.rollback()
+        exc = exc if isinstance(exc, lending.LoanError) else lending.LoanError(str(exc))
+        device = get_device_or_404(tag)
+        loan = get_open_loan(device) if device.is_on_loan else None
+        if loan is None:
+            return _render_take_back(device, None, TakeBackForm(sites=sites), status=409, error=str(exc))
+        return _render_take_back(device, loan, form, status=_status(exc), error=place_error(form, exc))
+    site_name = db.session.get(Site, form.site.data).name
+    missing = closed.accessories_missing_list
+    db.session.commit()
+    flash(_("Équipement %(tag)s repris à %(site)s.", tag=device.tag, site=site_name), "success")
+    if missing:
+        flash(_("Accessoires manquants, notés dans l'historique : %(list)s.", list=", ".join(missing)), "warning")
+    if closed.damaged:
+        flash(_("L'équipement est envoyé en réparation : il ne sera pas prêté d'ici là."), "warning")
+    return redirect(device_url(device))
+
+
+# --- extend, declare lost, found again ----------------------------------------------------------
+
+
+def _loan_for_staff(device, predicate):
+    """The open loan, for staff of the lending site or the home site; others are refused.
+
+    A device that is not on loan: staff who see the device get a message on its page, others 403.
+    """
+    loan = get_open_loan(device) if device.is_on_loan else None
+    if loan is None:
+        if not (current_user.is_admin or device.site_ids & current_user.site_ids):
+            refuse("site")
+        return None
+    if not predicate(current_user, loan):
+        refuse("site")
+    return loan
+
+
+@bp.route("/equipements/<tag>/prolonger", methods=["GET", "POST"])
+@staff_required()
+def extend(tag):
+    device = get_device_or_404(tag)
+    loan = _loan_for_staff(device, lending.can_extend)
+    if loan is None:
+        flash(_("Cet équipement n'est pas en prêt : il n'y a rien à prolonger."), "info")
+        return redirect(device_url(device))
+    form = ExtendForm()
+    error = None
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            try:
+                lending.extend(current_user, device.id, new_due_on=form.new_due_on.data, agreed_by=form.agreed_by.data)
+            except DeviceError as exc:
+                db.session.rollback()
+                exc = exc if isinstance(exc, lending.LoanError) else lending.LoanError(str(exc))
+                device = get_device_or_404(tag)
+                loan = get_open_loan(device)
+                error, status = place_error(form, exc), _status(exc)
+            else:
+                new_date = form.new_due_on.data
+                db.session.commit()
+                flash(_("Prêt prolongé jusqu'au %(date)s.", date=new_date.strftime("%d/%m/%Y")), "success")
+                return redirect(device_url(device))
+        else:
+            status = 400
+    return render_template("loans/lending/extend.html", device=device, loan=loan, form=form, error=error,
+                           days_late=lending.days_late(loan) if loan else 0), status
+
+
+@bp.route("/equipements/<tag>/perdu", methods=["GET", "POST"])
+@staff_required()
+def declare_lost(tag):
+    device = get_device_or_404(tag)
+    loan = _loan_for_staff(device, lending.can_declare_lost)
+    if loan is None:
+        flash(_("Cet équipement n'est pas en prêt. Pour un équipement perdu à la structure, utilisez l'inventaire."), "info")
+        return redirect(device_url(device))
+    form = DeclareLostForm()
+    error = None
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            try:
+                lending.declare_lost(current_user, device.id, note=form.note.data or "")
+            except DeviceError as exc:
+                db.session.rollback()
+                device = get_device_or_404(tag)
+                loan = get_open_loan(device)
+                error, status = str(exc), 409
+                if loan is None:
+                    return _redirect_with(device, str(exc))
+            else:
+                db.session.commit()
+                flash(_("Équipement %(tag)s déclaré perdu : le prêt est clos.", tag=device.tag), "success")
+                return redirect(device_url(device))
+        else:
+            status = 400
+    return render_template("loans/lending/declare_lost.html", device=device, loan=loan, form=form, error=error), status
+
+
+def _redirect_with(device, message):
+    flash(message, "error")
+    return redirect(device_url(device))
+
+
+@bp.route("/equipements/<tag>/retrouve", methods=["GET", "POST"])
+@staff_required()
+def found_again(tag):
+    device = get_device_or_404(tag)
+    sites = my_sites()
+    if not sites:
+        refuse("site")
+    if device.status is not DeviceStatus.lost:
+        if request.method == "GET":
+            flash(_("Cet équipement n'est pas déclaré perdu."), "info")
+            return redirect(device_url(device))
+        return render_template("loans/lending/found_again.html", device=device, form=None,
+                               error=_("Cet équipement n'est pas déclaré perdu.")), 409
+    form = FoundAgainForm(sites=sites)
+    error = None
+    status = 200
+    if request.method == "GET":
+        form.site.data = sites[0].id
+    elif form.validate():
+        try:
+            lending.found_again(current_user, device.id, site_id=form.site.data, note=form.note.data or "")
+        except DeviceError as exc:
+            db.session.rollback()
+            exc = exc if isinstance(exc, lending.LoanError) else lending.LoanError(str(exc))
+            device = get_device_or_404(tag)
+            error, status = place_error(form, exc), _status(exc)
+        else:
+            site_name = db.session.get(Site, form.site.data).name
+            db.session.commit()
+            flash(_("Équipement %(tag)s retrouvé : il est disponible à %(site)s.", tag=device.tag, site=site_name), "success")
+            return redirect(device_url(device))
+    else:
+        status = 400
+    return render_template("loans/lending/found_again.html", device=device, form=form, error=error), status

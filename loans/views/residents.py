@@ -1,0 +1,197 @@
+"""Residents at the desk: search as you type (JSON, a page at a time), the list, a resident's page, edit.
+
+Staff see the residents of their own sites only (admins: everyone): every query goes through
+core.residents.visible_to. What the agent types is personal data: it is never logged, and the
+answers are never cached (Cache-Control: no-store).
+"""
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from core import residents
+from core.authz import refuse, staff_required
+from core.extensions import db
+from core.residents import Resident
+from core.templating import add_nav
+
+from .. import lending
+from ..lending_forms import ResidentForm
+from ..models import DeviceEvent, Loan
+from . import bp
+
+SEARCH_PAGE = 10
+LIST_PAGE = 25
+LOANS_PAGE = 20
+
+
+@bp.record_once
+def _register_nav(state):
+    add_nav(state.app, "loans.residents_list", _l("Habitants"), order=25)
+
+
+def page_number(raw) -> int:
+    try:
+        return max(1, min(int(raw), 100_000))
+    except (TypeError, ValueError):
+        return 1
+
+
+def long_enough(text: str) -> bool:
+    """Two letters of a name or four digits of a phone number: fewer would match half the list."""
+    return len(residents.fold(text)) >= 2 or len(residents.normalise_phone(text)) >= 4
+
+
+def get_resident_or_404(resident_id: int) -> Resident:
+    resident = db.session.scalar(
+        select(Resident).where(Resident.id == resident_id).options(selectinload(Resident.sites))
+    )
+    if resident is None:
+        abort(404)
+    if not residents.can_view(current_user, resident):
+        refuse("site")
+    return resident
+
+
+def count_message(n: int, has_more: bool, page: int) -> str:
+    if n == 0:
+        return _("Aucune personne trouvée : vérifiez l'orthographe, ou inscrivez une nouvelle personne ci-dessous.")
+    if has_more or page > 1:
+        return ngettext("%(num)s personne trouvée (page %(page)s).", "%(num)s personnes trouvées (page %(page)s).", n, page=page)
+    return ngettext("%(num)s personne trouvée.", "%(num)s personnes trouvées.", n)
+
+
+# --- search as you type -------------------------------------------------------------------------
+
+
+@bp.get("/habitants/recherche")
+@staff_required()
+def resident_search():
+    text = (request.args.get("q") or "").strip()[:100]
+    page = page_number(request.args.get("page"))
+    if not long_enough(text):
+        body = {"results": [], "page": page, "has_more": False, "message": _("Tapez au moins 2 lettres ou 4 chiffres.")}
+    else:
+        found = residents.search(current_user, text, limit=SEARCH_PAGE + 1, offset=(page - 1) * SEARCH_PAGE)
+        has_more = len(found) > SEARCH_PAGE
+        found = found[:SEARCH_PAGE]
+        body = {
+            "results": [
+                {
+                    "id": r.id,
+                    "name": r.full_name,
+                    "phone": r.phone_display,
+                    "membership_number": r.membership_number,
+                    "meta": (r.phone_display or _("pas de téléphone"))
+                    + (" · " + _("adhérent n° %(n)s", n=r.membership_number) if r.membership_number else ""),
+                }
+                for r in found
+            ],
+            "page": page,
+            "has_more": has_more,
+            "message": count_message(len(found), has_more, page),
+        }
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- the list -----------------------------------------------------------------------------------
+
+
+@bp.get("/habitants")
+@staff_required()
+def residents_list():
+    text = (request.args.get("q") or "").strip()[:100]
+    page = page_number(request.args.get("page"))
+    offset = (page - 1) * LIST_PAGE
+    too_short = bool(text) and not long_enough(text)
+    if text and not too_short:
+        found = residents.search(current_user, text, limit=LIST_PAGE + 1, offset=offset,
+                                 options=(selectinload(Resident.sites),))
+    elif text:
+        found = []
+    else:
+        query = (
+            select(Resident)
+            .order_by(Resident.last_name_key, Resident.first_name_key, Resident.id)
+            .limit(LIST_PAGE + 1)
+            .offset(offset)
+            .options(selectinload(Resident.sites))
+        )
+        found = list(db.session.scalars(residents.visible_to(current_user, query)))
+    has_more = len(found) > LIST_PAGE
+    return render_template(
+        "loans/residents/list.html",
+        residents=found[:LIST_PAGE],
+        q=text,
+        too_short=too_short,
+        page=page,
+        has_more=has_more,
+    ), 400 if too_short else 200
+
+
+# --- one resident -------------------------------------------------------------------------------
+
+
+@bp.get("/habitants/<int:resident_id>")
+@staff_required()
+def resident_detail(resident_id):
+    resident = get_resident_or_404(resident_id)
+    page = page_number(request.args.get("page"))
+    total = db.session.scalar(select(func.count(Loan.id)).where(Loan.resident_id == resident.id))
+    loans = db.session.scalars(
+        select(Loan)
+        .where(Loan.resident_id == resident.id)
+        .order_by(Loan.started_at.desc(), Loan.id.desc())
+        .limit(LOANS_PAGE)
+        .offset((page - 1) * LOANS_PAGE)
+        .options(joinedload(Loan.device), joinedload(Loan.site), joinedload(Loan.closed_site))
+    ).all()
+    events = {}
+    if loans:
+        rows = db.session.scalars(
+            select(DeviceEvent)
+            .where(DeviceEvent.loan_id.in_([loan.id for loan in loans]))
+            .order_by(DeviceEvent.at, DeviceEvent.id)
+            .options(joinedload(DeviceEvent.actor), joinedload(DeviceEvent.site))
+        ).all()
+        for event in rows:
+            events.setdefault(event.loan_id, []).append(event)
+    return render_template(
+        "loans/residents/detail.html",
+        resident=resident,
+        loans=loans,
+        events=events,
+        total=total,
+        page=page,
+        has_more=page * LOANS_PAGE < total,
+        open_loans=[loan for loan in loans if loan.is_open],
+        days_late=lending.days_late,
+    )
+
+
+@bp.route("/habitants/<int:resident_id>/modifier", methods=["GET", "POST"])
+@staff_required()
+def resident_edit(resident_id):
+    resident = get_resident_or_404(resident_id)
+    form = ResidentForm(obj=None if request.method == "POST" else resident)
+    if request.method == "GET":
+        form.phone.data = resident.phone_display
+        return render_template("loans/residents/edit.html", resident=resident, form=form)
+    if not form.validate():
+        return render_template("loans/residents/edit.html", resident=resident, form=form), 400
+    if not residents.fold(form.first_name.data) or not residents.fold(form.last_name.data):
+        form.last_name.errors = [_("Le prénom et le nom sont obligatoires.")]
+        return render_template("loans/residents/edit.html", resident=resident, form=form), 400
+    resident.set_names(form.first_name.data, form.last_name.data)
+    resident.phone = residents.normalise_phone(form.phone.data or "")
+    resident.email = (form.email.data or "").strip().lower()
+    resident.membership_number = form.membership_number.data or ""
+    resident.notes = form.notes.data or ""
+    db.session.commit()
+    flash(_("Fiche de %(name)s enregistrée.", name=resident.full_name), "success")
+    return redirect(url_for("loans.resident_detail", resident_id=resident.id))
