@@ -68,13 +68,21 @@ ARGUMENTS = {
     "site_id": lambda world, site: site.id,
     "user_id": lambda world, site: world.fixture("make_user")(Role.reception, sites=[site]).id,
     "tag": _device_tag,
+    "verb": lambda world, site: "send_to_repair",  # an inventory action (loans.device_action); see SITE_NEUTRAL
     "resident_id": _resident_id,
     "loan_id": _loan_id,
     **RESERVATION_ARGUMENTS,  # room_id, workshop_id, booking_id, token, … (tests/reservations/matrix.py)
 }
 
+# URL arguments that name no object of a site (a verb…): the same value whatever the site, so they are
+# never tried "alone from site B" (that would be an object of site A, rightly allowed).
+SITE_NEUTRAL = {"verb"}
+
 # Endpoints deliberately open to staff of every site, each with the reason.
 CROSS_SITE: dict[str, str] = {
+    "loans.device": "staff of another site get a limited page (identity, status, home site and its phone: "
+                    "no history, notes, price or actions) so a device brought back anywhere can be identified; "
+                    "tested in tests/loans/test_inventory.py",
     # Their limits (no borrower shown to another site, only one's own sites as the place of return)
     # are tested in tests/loans/test_lending_views.py.
     "loans.take_back": "a device is taken back at any site of the network (PRODUCT.md §4.2)",
@@ -242,8 +250,9 @@ def _site_variants(world, rule):
     """All arguments from site B; with several arguments, also each one alone from B."""
     names = sorted(rule.arguments)
     variants = [{name: world.site_b for name in names}]
-    if len(names) > 1:
-        for b_name in names:
+    site_bound = [name for name in names if name not in SITE_NEUTRAL]
+    if len(site_bound) > 1:
+        for b_name in site_bound:
             variants.append({name: world.site_b if name == b_name else world.site_a for name in names})
     return variants
 
