@@ -127,7 +127,10 @@ def search(user, text: str, limit: int = 10, offset: int = 0, options=()) -> lis
             conditions.append(Resident.first_name_key.startswith(key))
         conditions.append(Resident.membership_number == text)
     digits = normalise_phone(text)
-    if len(digits) >= 4 and len(digits) >= len(re.sub(r"\s", "", text)) - 1:
+    if text.startswith("+33") and digits.startswith("33"):
+        digits = "0" + digits[2:]  # the beginning of an international number: "+33 7 55" → "0755"
+    # A phone number typed with spaces, dots, dashes or +33: (nearly) only digits.
+    if len(digits) >= 4 and len(re.sub(r"\D", "", text)) >= len(re.sub(r"[\s.+()-]", "", text)) - 1:
         conditions.append(Resident.phone.startswith(digits) if digits.startswith("0") else Resident.phone.contains(digits))
     if not conditions:
         return []
