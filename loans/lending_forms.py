@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from core import forms as core_forms
 from core.forms import PHONE, strip
@@ -155,9 +155,9 @@ class FoundAgainForm(FlaskForm):
 
 class ResidentForm(FlaskForm):
     first_name = StringField(_l("Prénom"), filters=[strip],
-                             validators=[InputRequired(_l("Indiquez le prénom.")), Length(max=80, message=_l("80 caractères au plus."))])
+                             validators=[DataRequired(_l("Indiquez le prénom.")), Length(max=80, message=_l("80 caractères au plus."))])
     last_name = StringField(_l("Nom"), filters=[strip],
-                            validators=[InputRequired(_l("Indiquez le nom.")), Length(max=80, message=_l("80 caractères au plus."))])
+                            validators=[DataRequired(_l("Indiquez le nom.")), Length(max=80, message=_l("80 caractères au plus."))])
     phone = StringField(_l("Téléphone (facultatif)"), filters=[strip], validators=[Optional(), PHONE])
     email = EmailField(_l("Adresse e-mail (facultatif)"), filters=[strip],
                        validators=[Optional(), Email(_l("Adresse e-mail invalide.")), Length(max=254)])
