@@ -238,7 +238,13 @@ def room_week(room_id):
     period = slotlib.load_period(select(Room).where(Room.id == room.id), monday, monday + timedelta(days=6))
     by_day = {d: [] for d in period.days}
     for slot in period.slots(period.rooms[0]):
-        by_day[slot.local_start.date()].append(slot)
+        by_day[slot.local_start.date()].append(("slot", slot))
+    for workshop in period.workshops.get(room.id, []):
+        day_of = workshop.starts_at.astimezone(PARIS).date()
+        if day_of in by_day:
+            by_day[day_of].append(("workshop", workshop))
+    for entries in by_day.values():
+        entries.sort(key=lambda entry: (entry[1].starts_at, entry[0]))
     return render_template(
         "reservations/staff/room_week.html", room=room, monday=monday, by_day=by_day, period=period,
         workshops=period.workshops.get(room.id, []), prev_week=monday - timedelta(days=7), next_week=monday + timedelta(days=7),
