@@ -6,6 +6,7 @@ from sqlalchemy import DateTime, event
 from sqlalchemy.types import TypeDecorator
 
 from .extensions import db
+from .sql import register_sqlite_functions
 
 READ_ONLY_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -49,6 +50,7 @@ def configure_engine(engine):
     def on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        register_sqlite_functions(dbapi_connection)  # paris_date(), for local dates in SQL (core/sql.py)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         if not in_memory:

@@ -3,10 +3,10 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, Enum, ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, Date, Enum, ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint, event, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.clock import now
+from core.clock import PARIS, now
 from core.db import UTCDateTime
 from core.extensions import db
 from core.models import Site, User
@@ -149,11 +149,26 @@ class Device(db.Model):
         return f"<Device {self.tag} {self.status.value}>"
 
 
+# Statuses in which a device cannot be lent: the reports leave these days out of the use rate.
+OUT_OF_SERVICE = ("in_repair", "lost", "retired")
+SERVICE_EVENTS = (
+    "from_status IN ('in_repair', 'lost', 'retired') OR to_status IN ('in_repair', 'lost', 'retired')"
+)
+
+
 class DeviceEvent(db.Model):
     """One row per change of a device: who, when, what, which site."""
 
     __tablename__ = "device_events"
-    __table_args__ = (Index("ix_device_events_device_at", "device_id", "at"),)
+    __table_args__ = (
+        Index("ix_device_events_device_at", "device_id", "at"),
+        # Reports: the changes into and out of repair, loss and retirement, from which the days a
+        # device could be lent are derived (reports/queries.py). A few rows among many lend/return ones.
+        Index(
+            "ix_device_events_service", "device_id", "at",
+            sqlite_where=text(SERVICE_EVENTS), postgresql_where=text(SERVICE_EVENTS),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
@@ -198,6 +213,8 @@ class Loan(db.Model):
         Index("ix_loans_site_open_due", "site_id", "closed_at", "due_on"),
         Index("ix_loans_resident_started", "resident_id", "started_at"),
         Index("ix_loans_device_started", "device_id", "started_at"),
+        # Reports: loans of a site over a period, by local dates (reports/queries.py).
+        Index("ix_loans_site_started_on", "site_id", "started_on", "closed_on"),
         CheckConstraint("closed_at IS NULL OR closed_at >= started_at", name="closed_after_start"),
     )
 
@@ -216,6 +233,11 @@ class Loan(db.Model):
     form_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The Europe/Paris calendar dates of started_at and closed_at, kept by _set_local_dates below.
+    # The reports count days on loan in calendar days (a 23- or 25-hour day is one day) and select
+    # a period's loans through an index on them; SQLite has no time zones to derive them in SQL.
+    started_on: Mapped[date] = mapped_column(Date)
+    closed_on: Mapped[date | None] = mapped_column(Date)
     outcome: Mapped[LoanOutcome | None] = mapped_column(
         Enum(LoanOutcome, name="loan_outcome", native_enum=False, length=20)
     )
@@ -244,6 +266,16 @@ class Loan(db.Model):
     @property
     def accessories_missing_list(self):
         return [a for a in (self.accessories_missing or "").splitlines() if a.strip()]
+
+
+@event.listens_for(Loan, "before_insert")
+@event.listens_for(Loan, "before_update")
+def _set_local_dates(_mapper, _connection, loan):
+    """Every ORM write of a loan keeps its local dates in step with its instants (bulk inserts set them)."""
+    if loan.started_at is None:
+        loan.started_at = now()
+    loan.started_on = loan.started_at.astimezone(PARIS).date()
+    loan.closed_on = loan.closed_at.astimezone(PARIS).date() if loan.closed_at is not None else None
 
 
 class LoanPolicy(db.Model):
