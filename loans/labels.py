@@ -14,12 +14,14 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from qrcode.constants import ERROR_CORRECT_M
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
-from core.models import Site, User, user_sites
+from core.extensions import db
+from core.models import Site, User
 
-from .models import Device, DeviceStatus
+from . import queries
+from .models import Device
 
 # Light modules kept around the code inside the SVG. The standard asks for 4; the label's own
 # padding adds 2-3 mm of white on every side, so 2 modules inside the drawing are enough.
@@ -196,39 +198,17 @@ def build_labels(devices: list[Device]) -> list[Label]:
 # --- which devices ---------------------------------------------------------------------------
 
 
-def visible_devices(user: User):
-    """Devices whose home or current site is one of the user's sites (admins: all). One SELECT."""
+def sheet_devices(user: User, *, tags: list[str] | None = None, filters=None, limit: int = MAX_LABELS + 1):
+    """The devices to print, in one SELECT with their home site: the given tags among those the
+    user may see, or the inventory list's filters (loans/queries.py, so that what is printed is
+    what the list shows). Grouped by site, then kind: each pile of labels goes to its own desk."""
     query = select(Device).join(Device.home_site).options(contains_eager(Device.home_site))
-    if not user.is_admin:
-        mine = select(user_sites.c.site_id).where(user_sites.c.user_id == user.id)
-        query = query.where(or_(Device.home_site_id.in_(mine), Device.current_site_id.in_(mine)))
-    return query
-
-
-def filter_devices(query, *, site_id: int | None = None, kind_id: int | None = None,
-                   status: DeviceStatus | None = None, text: str = ""):
-    """The inventory list's filters, with the same meaning as there (loans/queries.py): site (home
-    or current), kind, status, text (start of the tag, or part of serial number, brand, model)."""
-    if site_id:
-        query = query.where(or_(Device.home_site_id == site_id, Device.current_site_id == site_id))
-    if kind_id:
-        query = query.where(Device.kind_id == kind_id)
-    if status is not None:
-        query = query.where(Device.status == status)
-    text = (text or "").strip()
-    if text:
-        compact = "".join(text.split()).upper()
-        query = query.where(
-            or_(
-                Device.tag.startswith(compact, autoescape=True),
-                Device.serial_number.icontains(text, autoescape=True),
-                Device.model.icontains(text, autoescape=True),
-                Device.brand.icontains(text, autoescape=True),
-            )
-        )
-    return query
-
-
-def sheet_order(query):
-    """Labels grouped by site, then kind: each pile goes to its own desk."""
-    return query.order_by(Site.name, Device.kind_id, Device.tag)
+    if tags is not None:
+        query = query.where(Device.tag.in_(sorted(set(tags))))
+        visible = queries.visible_to(user)
+        if visible is not None:
+            query = query.where(visible)
+    else:
+        query = query.where(*queries._conditions(user, filters or queries.InventoryFilters()))
+    query = query.order_by(Site.name, Device.kind_id, Device.tag).limit(limit)
+    return db.session.scalars(query).all()

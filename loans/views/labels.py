@@ -11,8 +11,8 @@ from wtforms.validators import Length, ValidationError
 from core.authz import staff_required
 from core.extensions import db
 
-from .. import labels, tags
-from ..models import Device, DeviceKind, DeviceStatus
+from .. import labels, queries, tags
+from ..models import DeviceKind, DeviceStatus
 from . import bp
 
 FILTERS = ("site", "kind", "status", "q")
@@ -81,13 +81,13 @@ def label_sheet():
         sites = db.session.scalars(current_user.visible_sites_query()).all()
         kinds = db.session.scalars(select(DeviceKind).order_by(DeviceKind.position, DeviceKind.name)).all()
     form = LabelSheetForm(values, sites=sites, kinds=kinds)
-    context = dict(form=form, max_labels="{:,}".format(labels.MAX_LABELS).replace(",", "\u202f"), by_tags=by_tags, tags=[], sheets=[], ignored=0, total=0, too_many=False)
+    context = dict(form=form, by_tags=by_tags, tags=[], sheets=[], ignored=0, total=0, too_many=False,
+                   max_labels=f"{labels.MAX_LABELS:,}".replace(",", "\u202f"))
     if not selecting:
         return render_template("loans/labels/sheet.html", **context)
     if not form.validate():
         return render_template("loans/labels/sheet.html", **context), 400
 
-    query = labels.visible_devices(current_user)
     if by_tags:
         if len(raw_tags) > labels.MAX_LABELS:
             context["too_many"] = True
@@ -98,16 +98,15 @@ def label_sheet():
                 wanted.add(tags.normalise(raw))
             except tags.TagError:
                 context["ignored"] += 1
-        query = query.where(Device.tag.in_(sorted(wanted)))
+        devices = labels.sheet_devices(current_user, tags=sorted(wanted))
     else:
-        query = labels.filter_devices(
-            query,
-            site_id=int(form.site.data) if form.site.data else None,
-            kind_id=int(form.kind.data) if form.kind.data else None,
+        filters = queries.InventoryFilters(
+            site=int(form.site.data) if form.site.data else None,
+            kind=int(form.kind.data) if form.kind.data else None,
             status=DeviceStatus(form.status.data) if form.status.data else None,
-            text=form.q.data,
+            q=(form.q.data or "").strip(),
         )
-    devices = db.session.scalars(labels.sheet_order(query).limit(labels.MAX_LABELS + 1)).all()
+        devices = labels.sheet_devices(current_user, filters=filters)
     if len(devices) > labels.MAX_LABELS:
         context["too_many"] = True
         return render_template("loans/labels/sheet.html", **context), 400
@@ -132,6 +131,9 @@ def device_label(tag):
         tag = tags.normalise(tag)
     except tags.TagError:
         abort(404)
-    device = db.session.scalar(labels.visible_devices(current_user).where(Device.tag == tag)) or abort(404)
+    found = labels.sheet_devices(current_user, tags=[tag], limit=1)
+    if not found:
+        abort(404)
+    device = found[0]
     fmt = "dongle" if device.kind.has_sim else labels.DEFAULT_FORMAT
     return redirect(url_for("loans.label_sheet", tag=device.tag, format=fmt))

@@ -321,8 +321,9 @@ def test_sheet_query_count_is_constant(app, db, two_sites, make_device, login, c
             counts[mode, n] = queries()
     assert counts["filters", 3] == counts["filters", 50]
     assert counts["tags", 3] == counts["tags", 50]
-    # Filters: the user, the site and kind choices, the devices. Tags: the user, the devices.
-    assert counts["filters", 50] == 4 and counts["tags", 50] == 2, counts
+    # Filters: the user, the site and kind choices, the user's sites, the devices.
+    # Tags: the user, the user's sites, the devices.
+    assert counts["filters", 50] == 5 and counts["tags", 50] == 3, counts
 
 
 def test_240_labels(app, two_sites, make_device, login, db, kinds):
@@ -377,3 +378,21 @@ def test_anonymous_cannot_print(app, two_sites, make_device):
     for url in (f"/etiquettes?tag={device.tag}", f"/equipements/{device.tag}/etiquette"):
         response = client.get(url)
         assert response.status_code == 302 and response.headers["Location"].startswith("/connexion")
+
+
+def test_the_inventory_lists_print_link_prints_what_the_list_shows(app, db, two_sites, make_device, login):
+    a = two_sites["a"]
+    in_repair = [make_device(a, model=f"Latitude {n}") for n in range(3)]
+    for device in in_repair:
+        device.status = DeviceStatus.in_repair
+    make_device(a)  # available: not in the filtered list
+    db.session.commit()
+    client = login_as(app, login, two_sites["manager_a"])
+
+    listing = client.get("/equipements", query_string={"status": "in_repair", "q": "latitude"}).get_data(as_text=True)
+    links = set(re.findall(r'href="(/etiquettes\?[^"]+)"', listing))
+    assert len(links) == 1, links
+    response = client.get(links.pop().replace("&amp;", "&"))
+
+    assert response.status_code == 200
+    assert sorted(labels_in(response.get_data(as_text=True))) == sorted(d.tag for d in in_repair)
