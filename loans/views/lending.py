@@ -7,6 +7,7 @@ Rules live in loans.lending: a LoanError becomes a French message next to its fi
 top of the page (409), and nothing is saved.
 """
 import uuid
+from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -131,13 +132,15 @@ def _chosen_resident(form) -> Resident | None:
 
 def _render_lend(device, form, *, status=200, error=None, page=1, duplicates=(), searched=False):
     text = form.q.data or ""
-    results, has_more = _search_page(text, page) if text else ([], False)
-    chosen = _chosen_resident(form)
-    if chosen is not None:
-        results = [chosen] + [r for r in results if r.id != chosen.id]
-    if duplicates:
-        results = list(duplicates) + [r for r in results if r.id not in {d.id for d in duplicates}]
+    if duplicates:  # only the people it may be: the choice is between them and a new record
+        results, has_more = list(duplicates), False
+    else:
+        results, has_more = _search_page(text, page) if text else ([], False)
+        chosen = _chosen_resident(form)
+        if chosen is not None:
+            results = [chosen] + [r for r in results if r.id != chosen.id]
     days, limit = lending.policy_for(device.current_site_id, device.kind)
+    form.due_on.render_kw = {"min": lending.today().isoformat()}  # the date picker offers no past day
     show_override = lending.can_override_limit(current_user) and (
         bool(form.override_reason.data) or bool(form.override_reason.errors)
     )
@@ -152,6 +155,7 @@ def _render_lend(device, form, *, status=200, error=None, page=1, duplicates=(),
         searched=searched or bool(text),
         duplicates=duplicates,
         default_days=days,
+        default_due=lending.today() + timedelta(days=days),
         limit=limit,
         show_override=show_override,
         lendable=device.is_available,
