@@ -25,7 +25,9 @@ from datetime import timedelta
 from flask_babel import gettext as _
 from sqlalchemy import delete, select
 
+from core import csv_export
 from core.clock import now
+from core.csv_export import FORMULA_START
 from core.extensions import db
 from core.forms import PHONE
 from core.models import Site, User
@@ -36,7 +38,6 @@ from .models import Device, DeviceImportDraft, DeviceKind, DeviceStatus
 
 MAX_ROWS = 20_000
 DRAFT_LIFETIME = timedelta(hours=2)
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def simplify(text: str) -> str:
@@ -393,19 +394,10 @@ def load_draft(user: User, token: str) -> DeviceImportDraft | None:
 # --- export -------------------------------------------------------------------------------------
 
 
-def _safe(text) -> str:
-    text = "" if text is None else str(text)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
 def export(devices) -> bytes:
-    """UTF-8 with BOM, `;`, CRLF: what French Excel opens directly. Re-importable as is."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow([c.header for c in COLUMNS])
-    for d in devices:
-        writer.writerow([_safe(v) for v in (
+    """UTF-8 with BOM, `;`, CRLF: what French Excel opens directly (core/csv_export.py). Re-importable as is."""
+    return csv_export.write([c.header for c in COLUMNS], (
+        (
             d.tag,
             d.kind.name,
             d.brand,
@@ -424,5 +416,6 @@ def export(devices) -> bytes:
             d.purchase_date.strftime("%d/%m/%Y") if d.purchase_date else "",
             format_french_price(d.purchase_price).replace("\u202f", ""),
             d.notes,
-        )])
-    return out.getvalue().encode("utf-8")
+        )
+        for d in devices
+    ))
