@@ -77,6 +77,11 @@ def can_mark_attendance(booking: Booking, at: datetime) -> bool:
     return booking.is_workshop and booking.is_confirmed and booking.starts_at <= at
 
 
+def can_mark_arrival(booking: Booking, at: datetime) -> bool:
+    """Open-access seats: reception notes who came once the slot has begun (the reports count them as used)."""
+    return not booking.is_workshop and booking.is_confirmed and booking.starts_at <= at
+
+
 # --- tokens and references -------------------------------------------------------------------
 
 
@@ -397,6 +402,24 @@ def mark_attendance(booking_id: int, attendance: Attendance, actor) -> Booking:
         raise ReservationError(_("On note la présence seulement des personnes inscrites à un atelier."))
     if booking.starts_at > clock.now():
         raise ReservationError(_("La présence se note quand l'atelier a commencé."))
+    if booking.attendance is not attendance:
+        booking.attendance = attendance
+        record(booking, actor, BookingAction.attendance, attendance=attendance)
+    db.session.flush()
+    return booking
+
+
+def mark_arrival(booking_id: int, attendance: Attendance, actor) -> Booking:
+    """An open-access seat: the person came (present) or did not (absent). Recorded in the history."""
+    booking = db.session.get(Booking, booking_id)
+    if booking is None:
+        raise ReservationError(_("Cette réservation n'existe pas."))
+    if booking.is_workshop or not booking.is_confirmed:
+        raise ReservationError(_("On note l'arrivée seulement pour une réservation de poste confirmée."))
+    if attendance not in (Attendance.present, Attendance.absent):
+        raise ReservationError(_("Indiquez si la personne est venue ou non."))
+    if booking.starts_at > clock.now():
+        raise ReservationError(_("L'arrivée se note quand le créneau a commencé."))
     if booking.attendance is not attendance:
         booking.attendance = attendance
         record(booking, actor, BookingAction.attendance, attendance=attendance)
