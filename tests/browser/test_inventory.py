@@ -66,6 +66,15 @@ def test_manager_filters_opens_a_device_sends_it_to_repair_adds_and_imports(app,
         check_accessibility(page, "inventaire")
         shoot(page, "list")
 
+        # Tick every device of the page (enhancement) and send the ticked ones to the label sheet.
+        page.get_by_label("Tout cocher sur cette page").check()
+        expect(page.locator('table.inventory input[name="tag"]:checked')).to_have_count(8)
+        page.get_by_label("Tout cocher sur cette page").uncheck()
+        page.get_by_label(f"Imprimer l'étiquette de {tag}").check()
+        page.get_by_role("button", name="Imprimer les étiquettes des équipements cochés").click()
+        expect(page).to_have_url(re.compile(rf"/etiquettes\?format=[\w-]+&tag={tag}$"))
+        page.go_back()
+
         # Filter: text and status, kept in the URL.
         page.get_by_label("Rechercher").fill("thinkpad")
         page.get_by_label("État").select_option(label="Disponible")

@@ -368,3 +368,11 @@ def test_five_thousand_rows_are_imported(db, manager, capsys):
 def test_parse_is_independent_of_the_database():
     preview = csv_io.parse(make_csv([laptop("SN-1")], sep=","))
     assert preview.delimiter == "," and [r.cell("serial_number") for r in preview.rows] == ["SN-1"]
+
+
+def test_a_file_over_8_mb_is_refused_with_the_413_page(db, manager):
+    content = make_csv([laptop("SN-1")]) + b"x" * (8 * 1024 * 1024)
+    response = upload(manager, content)
+    assert response.status_code == 413
+    assert "Le fichier envoyé est trop gros (8 Mo au plus)." in page_text(response)
+    assert count(db, DeviceImportDraft) == 0
