@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import func, select
 
 import core.clock
-from core.models import Role
 from loans import operations
 from loans.models import Device, DeviceAction, DeviceEvent, DeviceKind, DeviceStatus
 from tests.core.helpers import field_error, location_path, page_text, snapshot
