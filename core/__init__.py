@@ -59,6 +59,7 @@ def _init_extensions(app):
 
 def _register_blueprints(app):
     from loans.views import bp as loans_bp
+    from reports.views import bp as reports_bp
     from reservations.views import bp as reservations_bp
 
     from .views import admin_bp, auth_bp, main_bp
@@ -68,3 +69,4 @@ def _register_blueprints(app):
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(loans_bp)
     app.register_blueprint(reservations_bp)
+    app.register_blueprint(reports_bp)  # last: its demo loader builds on the loans and reservations demos

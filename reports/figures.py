@@ -1,0 +1,588 @@
+"""The figures of the report pages, as tables of labelled lines ready for a page, a chart or a CSV.
+
+The numbers come from reports/queries.py (aggregates computed by the database) and
+reports/capacity.py (open-access capacity from the rooms' hours). Here they are only divided
+(rates, averages), labelled in French and put side by side with the comparison period.
+Each page runs a fixed number of statements, whatever the number of sites or rows.
+"""
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from flask_babel import format_date
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from core.extensions import db
+from loans.models import DeviceKind, DeviceStatus
+
+from . import capacity as capacitylib
+from . import queries
+from .periods import Period, Window, window_label
+
+ONE = Decimal("0.1")
+
+
+# --- numbers ------------------------------------------------------------------------------------
+
+
+def ratio(numerator, denominator, scale=100) -> Decimal | None:
+    """numerator ÷ denominator (× 100 for a percentage), one decimal; None when nothing to divide by."""
+    if not denominator:
+        return None
+    return (Decimal(numerator) * scale / Decimal(denominator)).quantize(ONE, ROUND_HALF_UP)
+
+
+def hours(minutes) -> Decimal:
+    return (Decimal(minutes or 0) / 60).quantize(ONE, ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Measure:
+    key: str
+    label: object  # lazy French string
+    kind: str = "int"  # int, dec (one decimal) or pct (a percentage, compared in points)
+    note: object = ""
+
+
+@dataclass
+class Line:
+    measure: Measure
+    current: object
+    previous: object
+
+    @property
+    def change(self) -> Decimal | None:
+        """Percentage points for a rate; relative change in % for a count (None from 0)."""
+        if self.current is None or self.previous is None:
+            return None
+        if self.measure.kind == "pct":
+            return Decimal(self.current) - Decimal(self.previous)
+        return ratio(Decimal(self.current) - Decimal(self.previous), self.previous)
+
+    @property
+    def change_kind(self) -> str:
+        return "points" if self.measure.kind == "pct" else "relative"
+
+
+@dataclass
+class ComparisonTable:
+    """Indicator | this period | comparison period | change."""
+
+    key: str
+    title: object
+    lines: list
+    labels: tuple = ()  # (current window label, previous window label)
+
+    def csv(self):
+        header = [str(_l("Indicateur")), f"{_l('Période')} ({self.labels[0]})", f"{_l('Période de comparaison')} ({self.labels[1]})",
+                  str(_l("Évolution"))]
+        rows = []
+        for line in self.lines:
+            unit = " (%)" if line.measure.kind == "pct" else ""
+            change_unit = str(_l("points")) if line.change_kind == "points" else "%"
+            rows.append([f"{line.measure.label}{unit}", line.current, line.previous,
+                         f"{csv_signed(line.change)} {change_unit}" if line.change is not None else ""])
+        return header, rows
+
+
+@dataclass(frozen=True)
+class Column:
+    label: object
+    kind: str = "text"  # text, int, dec, pct, date, link
+
+
+@dataclass
+class GridTable:
+    key: str
+    title: object
+    columns: list
+    rows: list = field(default_factory=list)
+    footer: list | None = None  # a totals row
+    note: object = ""
+
+    def csv(self):
+        header = [f"{c.label} (%)" if c.kind == "pct" else str(c.label) for c in self.columns]
+        rows = [[_plain(value) for value in row] for row in self.rows]
+        if self.footer:
+            rows.append([_plain(value) for value in self.footer])
+        return header, rows
+
+
+def _plain(value):
+    """A link cell (label, url) becomes its label in a CSV."""
+    return value[0] if isinstance(value, tuple) else value
+
+
+def csv_signed(value) -> str:
+    text = str(value).replace(".", ",")
+    return text if text.startswith("-") else "+" + text
+
+
+# --- measures -----------------------------------------------------------------------------------
+
+M = Measure
+LOAN_LINES = [
+    M("started", _l("Prêts commencés")),
+    M("borrowers", _l("Emprunteurs différents"), note=_l("Personnes ayant commencé au moins un prêt.")),
+    M("days", _l("Jours de prêt"), note=_l("Jours calendaires passés en prêt pendant la période, prêts en cours compris.")),
+    M("average_days", _l("Durée moyenne d'un prêt rendu (jours)"), "dec", _l("Du jour du prêt au jour du retour, pour les prêts rendus pendant la période.")),
+    M("returned", _l("Prêts rendus")),
+    M("late_share", _l("Part des prêts rendus en retard"), "pct", _l("Rendus après la date de retour prévue.")),
+    M("lost", _l("Équipements perdus pendant un prêt")),
+    M("damaged", _l("Équipements rendus abîmés")),
+    M("use_rate", _l("Taux d'usage des équipements de la structure"), "pct",
+      _l("Jours de prêt ÷ jours où l'équipement pouvait être prêté (ni en réparation, ni perdu, ni réformé).")),
+]
+ROOM_LINES = [
+    M("offered", _l("Heures-postes offertes en accès libre"), "dec", _l("Postes ouverts × heures d'accès libre, moins fermetures et ateliers.")),
+    M("booked", _l("Heures-postes réservées"), "dec"),
+    M("used", _l("Heures-postes utilisées"), "dec", _l("Réservations dont l'arrivée a été notée à l'accueil.")),
+    M("occupancy", _l("Taux d'occupation"), "pct", _l("Heures-postes réservées ÷ offertes.")),
+    M("use", _l("Taux d'utilisation"), "pct", _l("Heures-postes utilisées ÷ offertes.")),
+    M("seat_bookings", _l("Réservations de poste")),
+    M("arrivals_share", _l("Part des réservations dont l'arrivée est notée"), "pct"),
+    M("open_hours", _l("Heures d'ouverture en accès libre"), "dec", _l("Heures où au moins un poste était ouvert, toutes salles.")),
+]
+WORKSHOP_LINES = [
+    M("held", _l("Ateliers tenus")),
+    M("places", _l("Places proposées")),
+    M("registrations", _l("Inscriptions")),
+    M("fill_rate", _l("Taux de remplissage"), "pct", _l("Inscriptions ÷ places proposées.")),
+    M("present", _l("Participants présents")),
+    M("attendance_rate", _l("Taux de présence"), "pct", _l("Présents ÷ présences notées.")),
+    M("absent", _l("Absents sans excuse")),
+    M("excused", _l("Absents excusés")),
+    M("unmarked", _l("Présence non notée")),
+    M("waiting", _l("Demandes restées en liste d'attente"), note=_l("Inscrits sur liste d'attente qui n'ont jamais eu de place.")),
+]
+PEOPLE_LINES = [
+    M("reached", _l("Personnes touchées"), note=_l("Un prêt commencé ou une réservation confirmée (hors absences), chaque personne une fois.")),
+    M("borrowers", _l("dont emprunteurs")),
+    M("bookers", _l("dont personnes ayant réservé (salle ou atelier)")),
+    M("new", _l("Nouveaux habitants enregistrés à l'accueil")),
+]
+
+
+def _loan_values(loans: dict, usage: dict) -> dict:
+    return {
+        **loans,
+        "average_days": ratio(loans["returned_days"], loans["returned"], scale=1),
+        "late_share": ratio(loans["late"], loans["returned"]),
+        "use_rate": ratio(usage["loan_days"], usage["available"]),
+    }
+
+
+def _room_values(bookings: dict, offered: capacitylib.Capacity) -> dict:
+    return {
+        "offered": hours(offered.seat_minutes),
+        "booked": hours(bookings["booked_minutes"]),
+        "used": hours(bookings["used_minutes"]),
+        "occupancy": ratio(bookings["booked_minutes"], offered.seat_minutes),
+        "use": ratio(bookings["used_minutes"], offered.seat_minutes),
+        "seat_bookings": bookings["seat_bookings"],
+        "arrivals_share": ratio(bookings["arrivals_noted"], bookings["seat_bookings"]),
+        "open_hours": hours(offered.open_minutes),
+    }
+
+
+def _workshop_values(bookings: dict, workshops: dict) -> dict:
+    noted = bookings["present"] + bookings["absent"] + bookings["excused"]
+    return {
+        **workshops,
+        **bookings,
+        "fill_rate": ratio(bookings["registrations"], workshops["places"]),
+        "attendance_rate": ratio(bookings["present"], noted),
+    }
+
+
+def _lines(measures, values: list[dict]) -> list[Line]:
+    return [Line(m, values[0].get(m.key), values[1].get(m.key)) for m in measures]
+
+
+def _zeros(names, count):
+    return [{name: 0 for name in names} for _ in range(count)]
+
+
+# --- what every page gathers ---------------------------------------------------------------------
+
+
+@dataclass
+class Gathered:
+    """Per site and window: the raw aggregates of every query (see queries.py)."""
+
+    windows: list
+    loans: dict
+    usage: dict  # site -> [{"available", "loan_days"}] over all kinds
+    kinds: dict  # site -> kind -> [{available, loan_days, devices}]
+    bookings: dict
+    workshops: dict
+    offered: dict  # (site, window index) -> Capacity
+    people: dict
+    new: dict
+    plans: list
+    closures: list
+    workshop_times: list
+
+    def offered_per_bucket(self, buckets) -> dict:
+        """Capacity per (site, bucket key) for buckets inside the windows, from the rows already loaded."""
+        return capacitylib.offered(self.plans, self.closures, self.workshop_times, [(b.key, b.first, b.end) for b in buckets])
+
+    def loans_of(self, site_id):
+        return self.loans.get(site_id) or _zeros(queries.LOAN_MEASURES, len(self.windows))
+
+    def bookings_of(self, site_id):
+        return self.bookings.get(site_id) or _zeros(queries.BOOKING_MEASURES, len(self.windows))
+
+    def workshops_of(self, site_id):
+        return self.workshops.get(site_id) or _zeros(queries.WORKSHOP_MEASURES, len(self.windows))
+
+    def people_of(self, site_id):
+        people = self.people.get(site_id) or _zeros(queries.PEOPLE_MEASURES, len(self.windows))
+        new = self.new.get(site_id) or _zeros(("new",), len(self.windows))
+        return [{**p, **n} for p, n in zip(people, new)]
+
+    def usage_of(self, site_id):
+        return self.usage.get(site_id) or _zeros(("available", "loan_days"), len(self.windows))
+
+    def offered_of(self, site_id, index):
+        return self.offered.get((site_id, index)) or capacitylib.Capacity()
+
+
+def gather(site_ids, windows: list[Window], *, kinds=True) -> Gathered:
+    """The aggregates shared by the dashboard, the network view and the funder report (9 to 10 statements)."""
+    loans = queries.loan_activity(site_ids, windows)
+    kind_rows = queries.kind_usage(site_ids, windows) if kinds else {}
+    usage = {}
+    for site_id, per_kind in kind_rows.items():
+        usage[site_id] = [
+            {"available": sum(k[i]["available"] for k in per_kind.values()), "loan_days": sum(k[i]["loan_days"] for k in per_kind.values())}
+            for i in range(len(windows))
+        ]
+    plans = [capacitylib.RoomPlan.of(room) for room in queries.rooms_of(site_ids)]
+    closures, workshop_times = queries.closures_of(site_ids, windows), queries.workshop_times(site_ids, windows)
+    offered = capacitylib.offered(plans, closures, workshop_times, [(i, w.first, w.end) for i, w in enumerate(windows)])
+    return Gathered(
+        windows=windows,
+        loans=loans,
+        usage=usage,
+        kinds=kind_rows,
+        bookings=queries.booking_activity(site_ids, windows),
+        workshops=queries.workshop_activity(site_ids, windows),
+        offered=offered,
+        people=queries.people_reached(site_ids, windows),
+        new=queries.new_residents(site_ids, windows),
+        plans=plans,
+        closures=closures,
+        workshop_times=workshop_times,
+    )
+
+
+def kinds_by_id():
+    return {kind.id: kind for kind in db.session.scalars(select(DeviceKind).order_by(DeviceKind.position, DeviceKind.name))}
+
+
+# --- buckets for the charts ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bucket:
+    key: int
+    first: date
+    end: date
+
+    @property
+    def label(self) -> str:
+        return format_date(self.first, "d MMM")
+
+
+def buckets_of(window: Window):
+    """Weeks (Monday to Sunday, the first and last ones cut by the window) up to ~a year; months beyond."""
+    if window.days <= 400:
+        monday = window.first - timedelta(days=window.first.weekday())
+        buckets = []
+        key = 0
+        while monday + timedelta(days=7 * key) < window.end:
+            start = monday + timedelta(days=7 * key)
+            buckets.append(Bucket(key, max(start, window.first), min(start + timedelta(days=7), window.end)))
+            key += 1
+        return "week", buckets, queries.week_bucket(monday)
+    buckets = []
+    day = window.first.replace(day=1)
+    while day < window.end:
+        following = (day + timedelta(days=32)).replace(day=1)
+        buckets.append(Bucket(day.year * 12 + day.month, max(day, window.first), min(following, window.end)))
+        day = following
+    return "month", buckets, queries.month_bucket
+
+
+# --- the site dashboard ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SiteDashboard:
+    site: object
+    period: Period
+    comparison: Period
+    windows: list
+    labels: tuple
+    loans: ComparisonTable
+    kinds: GridTable
+    statuses: GridTable
+    rarely: GridTable
+    rarely_total: int
+    rooms: ComparisonTable
+    workshops: ComparisonTable
+    people: ComparisonTable
+    loans_series: GridTable
+    occupancy_series: GridTable
+    bucket_kind: str
+    kind_rates: list  # (kind name, current rate, previous rate)
+    overdue: int
+    has_rooms: bool
+
+    def tables(self) -> dict:
+        return {t.key: t for t in (self.loans, self.kinds, self.statuses, self.rarely, self.rooms, self.workshops,
+                                   self.people, self.loans_series, self.occupancy_series)}
+
+
+def site_dashboard(site, period: Period, today: date, device_url) -> SiteDashboard:
+    """Everything the site page shows, in a constant number of statements (see tests)."""
+    comparison = period.previous(today)
+    current, previous = period.window(today), comparison.window(today)
+    windows = [current, previous]
+    labels = (window_label(current), window_label(previous))
+    data = gather([site.id], windows)
+    kinds = kinds_by_id()
+
+    usage = data.usage_of(site.id)
+    loan_values = [_loan_values(data.loans_of(site.id)[i], usage[i]) for i in range(2)]
+    room_values = [_room_values(data.bookings_of(site.id)[i], data.offered_of(site.id, i)) for i in range(2)]
+    workshop_values = [_workshop_values(data.bookings_of(site.id)[i], data.workshops_of(site.id)[i]) for i in range(2)]
+
+    kind_table = GridTable(
+        "usage-par-type", _l("Usage par type d'équipement"),
+        [Column(_l("Type")), Column(_l("Équipements"), "int"), Column(_l("Jours où ils pouvaient être prêtés"), "int"),
+         Column(_l("Jours de prêt"), "int"), Column(_l("Taux d'usage"), "pct"), Column(_l("Taux d'usage, période de comparaison"), "pct")],
+    )
+    kind_rates = []
+    for kind_id, per_window in sorted(data.kinds.get(site.id, {}).items(), key=lambda item: (kinds[item[0]].position, kinds[item[0]].name)):
+        now_, before = per_window
+        rate, previous_rate = ratio(now_["loan_days"], now_["available"]), ratio(before["loan_days"], before["available"])
+        kind_table.rows.append([kinds[kind_id].name, now_["devices"], now_["available"], now_["loan_days"], rate, previous_rate])
+        kind_rates.append((kinds[kind_id].name, rate, previous_rate))
+
+    statuses = queries.devices_by_status([site.id]).get(site.id, {})
+    overdue = queries.overdue_now([site.id], today).get(site.id, 0)
+    status_table = GridTable(
+        "equipements-aujourd-hui", _l("Équipements de la structure aujourd'hui"),
+        [Column(_l("État")), Column(_l("Nombre"), "int")],
+        [[status.label, statuses.get(status, 0)] for status in DeviceStatus],
+        footer=[_l("Total"), sum(statuses.values())],
+    )
+
+    rare_rows, rare_total = queries.rarely_lent(site.id, current)
+    rarely = GridTable(
+        "peu-pretes", _l("Équipements peu ou pas prêtés"),
+        [Column(_l("Code"), "link"), Column(_l("Type")), Column(_l("État")), Column(_l("Prêts commencés"), "int"),
+         Column(_l("Jours de prêt"), "int"), Column(_l("Jours où il pouvait être prêté"), "int"), Column(_l("Taux d'usage"), "pct"),
+         Column(_l("Dernier prêt"), "date")],
+        [[(row.tag, device_url(row.tag)), kinds[row.kind_id].name, row.status.label, row.loans, row.loan_days, row.available,
+          ratio(row.loan_days, row.available), _local_day(row.last_lent)] for row in rare_rows],
+        note=_l("Prêtés moins de 10 % des jours où ils pouvaient l'être : à proposer à une structure qui en manque."),
+    )
+
+    bucket_kind, buckets, bucket_sql = buckets_of(current)
+    per_bucket_loans = queries.loans_per_bucket(site.id, current, bucket_sql)
+    per_bucket_bookings = queries.bookings_per_bucket(site.id, current, bucket_sql)
+    per_bucket_offered = data.offered_per_bucket(buckets)
+    period_word = _l("Semaine du") if bucket_kind == "week" else _l("Mois")
+    loans_series = GridTable(
+        "prets-par-semaine" if bucket_kind == "week" else "prets-par-mois",
+        _l("Prêts commencés par semaine") if bucket_kind == "week" else _l("Prêts commencés par mois"),
+        [Column(period_word, "date" if bucket_kind == "week" else "text"), Column(_l("Prêts commencés"), "int")],
+        [[b.first if bucket_kind == "week" else format_date(b.first, "MMMM y"), per_bucket_loans.get(b.key, 0)] for b in buckets],
+    )
+    occupancy_rows = []
+    for b in buckets:
+        offered = per_bucket_offered.get((site.id, b.key), capacitylib.Capacity()).seat_minutes
+        booked, used = per_bucket_bookings.get(b.key, (0, 0))
+        occupancy_rows.append([b.first if bucket_kind == "week" else format_date(b.first, "MMMM y"),
+                               hours(offered), hours(booked), hours(used), ratio(booked, offered), ratio(used, offered)])
+    occupancy_series = GridTable(
+        "occupation-par-semaine" if bucket_kind == "week" else "occupation-par-mois",
+        _l("Occupation des salles par semaine") if bucket_kind == "week" else _l("Occupation des salles par mois"),
+        [Column(period_word, "date" if bucket_kind == "week" else "text"), Column(_l("Heures-postes offertes"), "dec"),
+         Column(_l("Heures-postes réservées"), "dec"), Column(_l("Heures-postes utilisées"), "dec"),
+         Column(_l("Taux d'occupation"), "pct"), Column(_l("Taux d'utilisation"), "pct")],
+        occupancy_rows,
+    )
+
+    return SiteDashboard(
+        site=site, period=period, comparison=comparison, windows=windows, labels=labels,
+        loans=ComparisonTable("prets", _l("Prêts"), _lines(LOAN_LINES, loan_values), labels),
+        kinds=kind_table, statuses=status_table, rarely=rarely, rarely_total=rare_total,
+        rooms=ComparisonTable("salles", _l("Accès libre aux salles informatiques"), _lines(ROOM_LINES, room_values), labels),
+        workshops=ComparisonTable("ateliers", _l("Ateliers"), _lines(WORKSHOP_LINES, workshop_values), labels),
+        people=ComparisonTable("personnes", _l("Personnes"), _lines(PEOPLE_LINES, data.people_of(site.id)), labels),
+        loans_series=loans_series, occupancy_series=occupancy_series, bucket_kind=bucket_kind, kind_rates=kind_rates,
+        overdue=overdue, has_rooms=bool(data.plans),
+    )
+
+
+def _local_day(at):
+    from core.clock import PARIS
+
+    return at.astimezone(PARIS).date() if at else None
+
+
+# --- the network view ------------------------------------------------------------------------------------
+
+NETWORK_COLUMNS = [
+    ("started", _l("Prêts commencés"), "int"),
+    ("borrowers", _l("Emprunteurs"), "int"),
+    ("days", _l("Jours de prêt"), "int"),
+    ("use_rate", _l("Taux d'usage des équipements"), "pct"),
+    ("offered", _l("Heures-postes offertes"), "dec"),
+    ("occupancy", _l("Taux d'occupation des salles"), "pct"),
+    ("held", _l("Ateliers tenus"), "int"),
+    ("present", _l("Participants présents aux ateliers"), "int"),
+    ("reached", _l("Personnes touchées"), "int"),
+]
+
+
+@dataclass
+class NetworkRow:
+    site: object
+    current: dict
+    previous: dict
+
+    def lines(self):
+        return [Line(Measure(key, label, kind), self.current.get(key), self.previous.get(key)) for key, label, kind in NETWORK_COLUMNS]
+
+
+@dataclass
+class Network:
+    period: Period
+    comparison: Period
+    labels: tuple
+    rows: list
+    total: NetworkRow
+
+    def csv(self):
+        header = [str(_l("Structure"))]
+        for _key, label, kind in NETWORK_COLUMNS:
+            unit = " (%)" if kind == "pct" else ""
+            header += [f"{label}{unit} – {self.labels[0]}", f"{label}{unit} – {self.labels[1]}"]
+        rows = []
+        for row in [*self.rows, self.total]:
+            cells = [row.site.name if hasattr(row.site, "name") else str(row.site)]
+            for key, _label, _kind in NETWORK_COLUMNS:
+                cells += [row.current.get(key), row.previous.get(key)]
+            rows.append(cells)
+        return header, rows
+
+
+def _network_values(loans, usage, bookings, offered, workshops, people):
+    return {
+        "started": loans["started"], "borrowers": loans["borrowers"], "days": loans["days"],
+        "use_rate": ratio(usage["loan_days"], usage["available"]),
+        "offered": hours(offered.seat_minutes), "occupancy": ratio(bookings["booked_minutes"], offered.seat_minutes),
+        "held": workshops["held"], "present": bookings["present"], "reached": people["reached"],
+    }
+
+
+def network(sites, period: Period, today: date, all_sites: bool) -> Network:
+    """All the sites side by side, with totals where a person met at two sites counts once."""
+    comparison = period.previous(today)
+    windows = [period.window(today), comparison.window(today)]
+    site_ids = None if all_sites else [s.id for s in sites]
+    data = gather(site_ids, windows)
+    totals_loans = queries.loan_activity(site_ids, windows, by_site=False).get(None) or _zeros(queries.LOAN_MEASURES, 2)
+    totals_people = queries.people_reached(site_ids, windows, by_site=False).get(None) or _zeros(queries.PEOPLE_MEASURES, 2)
+
+    rows = []
+    sums = [defaultdict(int) for _ in windows]
+    offered_total = [capacitylib.Capacity() for _ in windows]
+    for site in sites:
+        values = []
+        for i in range(2):
+            offered = data.offered_of(site.id, i)
+            usage, bookings, workshops = data.usage_of(site.id)[i], data.bookings_of(site.id)[i], data.workshops_of(site.id)[i]
+            values.append(_network_values(data.loans_of(site.id)[i], usage, bookings, offered, workshops, data.people_of(site.id)[i]))
+            for source in (usage, bookings, workshops):
+                for key, value in source.items():
+                    sums[i][key] += value
+            offered_total[i].add(offered.seat_minutes, offered.open_minutes)
+        rows.append(NetworkRow(site, values[0], values[1]))
+    total_values = [
+        _network_values(totals_loans[i], sums[i], sums[i], offered_total[i], sums[i], totals_people[i]) for i in range(2)
+    ]
+    total = NetworkRow(_l("Total du réseau") if all_sites else _l("Total"), total_values[0], total_values[1])
+    return Network(period, comparison, (window_label(windows[0]), window_label(windows[1])), rows, total)
+
+
+# --- the funder report ----------------------------------------------------------------------------------
+
+FUNDER_COLUMNS = [
+    Column(_l("Structure")), Column(_l("Trimestre")), Column(_l("Personnes touchées"), "int"), Column(_l("Prêts commencés"), "int"),
+    Column(_l("Jours de prêt"), "int"), Column(_l("Heures d'ouverture en accès libre"), "dec"),
+    Column(_l("Heures-postes réservées en accès libre"), "dec"), Column(_l("Séances d'atelier"), "int"),
+    Column(_l("Participants présents"), "int"), Column(_l("Taux de présence"), "pct"),
+]
+
+
+@dataclass
+class FunderReport:
+    year: int
+    quarters: list  # [(Period, Window)]
+    table: GridTable
+    totals: list  # rows of network totals per quarter
+    complete: bool
+
+
+def funder(sites, year: int, today: date, all_sites: bool) -> FunderReport:
+    """One row per site and quarter (quarters begun; the current one up to yesterday), then totals per quarter."""
+    from .periods import quarters_of
+
+    quarters = [(q, q.window(today)) for q in quarters_of(year) if not q.window(today).empty]
+    windows = [w for _q, w in quarters]
+    table = GridTable("financeur", _l("Rapport d'activité %(year)s", year=year), FUNDER_COLUMNS)
+    totals = []
+    if not windows:
+        return FunderReport(year, quarters, table, totals, False)
+    site_ids = None if all_sites else [s.id for s in sites]
+    data = gather(site_ids, windows, kinds=False)
+    totals_people = queries.people_reached(site_ids, windows, by_site=False).get(None) or _zeros(queries.PEOPLE_MEASURES, len(windows))
+    quarter_names = [_quarter_name(q, w) for q, w in quarters]
+    sums = [defaultdict(int) for _ in windows]
+    for site in sites:
+        for i in range(len(windows)):
+            loans, bookings = data.loans_of(site.id)[i], data.bookings_of(site.id)[i]
+            workshops, offered = data.workshops_of(site.id)[i], data.offered_of(site.id, i)
+            noted = bookings["present"] + bookings["absent"] + bookings["excused"]
+            table.rows.append([
+                site.name, quarter_names[i], data.people_of(site.id)[i]["reached"], loans["started"], loans["days"],
+                hours(offered.open_minutes), hours(bookings["booked_minutes"]), workshops["held"], bookings["present"],
+                ratio(bookings["present"], noted),
+            ])
+            for key, value in (("started", loans["started"]), ("days", loans["days"]), ("open", offered.open_minutes),
+                               ("booked", bookings["booked_minutes"]), ("held", workshops["held"]), ("present", bookings["present"]),
+                               ("noted", noted)):
+                sums[i][key] += value
+    for i in range(len(windows)):
+        s = sums[i]
+        totals.append([
+            _l("Total du réseau") if all_sites else _l("Total"), quarter_names[i], totals_people[i]["reached"], s["started"], s["days"],
+            hours(s["open"]), hours(s["booked"]), s["held"], s["present"], ratio(s["present"], s["noted"]),
+        ])
+    complete = all(q.is_complete(today) for q, _w in quarters) and len(quarters) == 4
+    return FunderReport(year, quarters, table, totals, complete)
+
+
+def _quarter_name(quarter: Period, window: Window) -> str:
+    name = str(quarter.label)
+    if window.last < quarter.last:
+        name += " " + str(_l("(jusqu'au %(day)s)", day=format_date(window.last, "d MMMM")))
+    return name
