@@ -60,8 +60,14 @@ def public_device(tag):
 
 def _public_page(device, problem):
     """The finder's page: whose device it is and how to bring it back. Nothing about who had it."""
-    response = current_app.make_response(render_template("loans/public_device.html", device=device, problem=problem))
-    response.headers["X-Robots-Tag"] = ROBOTS
+    return render_template("loans/public_device.html", device=device, problem=problem)
+
+
+@bp.after_request
+def _not_for_search_engines(response):
+    # Every answer of the label URL, refusals and "too many requests" included.
+    if request.endpoint == "loans.public_device":
+        response.headers["X-Robots-Tag"] = ROBOTS
     return response
 
 

@@ -149,8 +149,10 @@ def test_anonymous_staff_hint_logs_in_then_comes_back(app, two_sites, make_devic
 def test_public_route_is_rate_limited_for_anonymous_visitors(app, two_sites, make_device, login):
     tag = make_device(two_sites["a"]).tag
     anonymous = app.test_client()
-    statuses = [anonymous.get(f"/D/{tag}").status_code for _ in range(4)]
-    assert statuses == [200, 200, 200, 429]
+    responses = [anonymous.get(f"/D/{tag}") for _ in range(4)]
+    assert [r.status_code for r in responses] == [200, 200, 200, 429]
+    assert responses[-1].headers["X-Robots-Tag"] == ROBOTS
+    assert "Trop de tentatives" in responses[-1].get_data(as_text=True)
     staff = login_as(app, login, two_sites["reception_a"])
     assert all(staff.get(f"/D/{tag}").status_code in (200, 302) for _ in range(5))
 
@@ -222,7 +224,8 @@ def test_scan_refusals_say_why_next_to_the_field(app, two_sites, make_device, lo
     if typed == "mistyped":
         typed = mistype(tag)
     elif typed == "mistyped-url":
-        typed = "HTTP://LOCALHOST/D/" + tag[:4] + tag[5] + tag[4]  # two neighbours swapped
+        i = next(i for i in range(len(tag) - 1) if tag[i] != tag[i + 1])
+        typed = "HTTP://LOCALHOST/D/" + tag[:i] + tag[i + 1] + tag[i] + tag[i + 2:]  # two neighbours swapped
     elif typed == "unknown":
         data = next(d for d in ("22222", "33333", "44444") if d + tags.check_character(d) != tag)
         typed = data + tags.check_character(data)
