@@ -6,10 +6,10 @@ Definitions (shown to people in the page footnote, tested in tests/reports/test_
   ("chiffres arrêtés à hier soir"): the counted window is [first day, min(last day, yesterday)].
   Today is never counted, so a figure never changes while someone reads it, and a day is always
   a whole day.
-- The comparison period has the same number of counted days, just before: for a month, quarter
-  or year it starts on the first day of the previous month, quarter or year (March 1-15 is compared
-  with February 1-15; all of March with all of February, clipped to February's 28 days); for chosen
-  dates it is the same number of days ending the day before the first date.
+- The comparison period is the previous one of the same length: a whole month, quarter or year is
+  compared with the whole previous month, quarter or year (March with February); one in progress
+  with as many days from the start of the previous one (March 1-15 with February 1-15, clipped to
+  February's end); chosen dates with the same number of days ending the day before the first date.
 - A window is half-open, [first, end): `end` is the day after the last counted day. Instants are
   local midnights converted to UTC, so a window over a daylight-saving change lasts 23 or 25 hours
   more or less than whole days of 24 hours — and still counts whole calendar days.
@@ -128,6 +128,8 @@ class Period:
         step = {"month": 1, "quarter": 3, "year": 12}[self.kind]
         first = _add_months(self.first, -step)
         natural_last = _add_months(first, step) - timedelta(days=1)
+        if self.is_complete(on):
+            return Period(self.kind, first, natural_last)
         return Period(self.kind, first, min(natural_last, first + timedelta(days=days - 1)))
 
     def is_complete(self, on: date | None = None) -> bool:
