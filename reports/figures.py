@@ -76,14 +76,15 @@ class ComparisonTable:
     labels: tuple = ()  # (current window label, previous window label)
 
     def csv(self):
+        """Numbers stay numbers for Excel: the change of a count in %, that of a rate in points."""
         header = [str(_l("Indicateur")), f"{_l('Période')} ({self.labels[0]})", f"{_l('Période de comparaison')} ({self.labels[1]})",
-                  str(_l("Évolution"))]
+                  str(_l("Évolution (%)")), str(_l("Évolution (points de %)"))]
         rows = []
         for line in self.lines:
             unit = " (%)" if line.measure.kind == "pct" else ""
-            change_unit = str(_l("points")) if line.change_kind == "points" else "%"
+            points = line.change_kind == "points"
             rows.append([f"{line.measure.label}{unit}", line.current, line.previous,
-                         f"{csv_signed(line.change)} {change_unit}" if line.change is not None else ""])
+                         None if points else line.change, line.change if points else None])
         return header, rows
 
 
@@ -113,11 +114,6 @@ class GridTable:
 def _plain(value):
     """A link cell (label, url) becomes its label in a CSV."""
     return value[0] if isinstance(value, tuple) else value
-
-
-def csv_signed(value) -> str:
-    text = str(value).replace(".", ",")
-    return text if text.startswith("-") else "+" + text
 
 
 # --- measures -----------------------------------------------------------------------------------
