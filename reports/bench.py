@@ -119,22 +119,25 @@ def add_loans(site_ids, people, total, rng) -> int:
     for index, (device_id, site_id, status) in enumerate(devices):
         count = per_device + (1 if index < extra else 0)
         residents = people.get(site_id) or [None]
-        # Work back from today so that the history ends now; ~20 days per loan and gap.
-        day = today - timedelta(days=count * 20 + rng.randrange(0, 15))
-        for n in range(count):
+        # Draw every loan first (length, lateness, gap, repair), then lay them out so the last one
+        # ends by yesterday: the device's history fills the years before today, exactly `count` loans.
+        plan = []
+        for _n in range(count):
             length = rng.choice([3, 7, 7, 14, 14, 14, 21, 30])
-            due = day + timedelta(days=length)
             late = rng.random() < 0.15
-            back = due + timedelta(days=rng.randrange(1, 12)) if late else due - timedelta(days=rng.randrange(0, 3))
-            back = max(back, day)
-            last = n == count - 1
+            out = length + (rng.randrange(1, 12) if late else -rng.randrange(0, 3))
+            outcome = rng.random()
+            repair = rng.randrange(5, 30) if outcome < 0.035 else 0
+            plan.append((length, max(0, out), outcome, repair, rng.randrange(1, 10)))
+        day = today - timedelta(days=sum(out + repair + gap for _l, out, _o, repair, gap in plan) + 2)
+        for n, (length, out, outcome, repair, gap) in enumerate(plan):
+            due = day + timedelta(days=length)
+            back = day + timedelta(days=out)
             started_at = _at(day, rng.randrange(9, 17))
-            still_open = last and status is DeviceStatus.available and rng.random() < 0.08 and back >= today - timedelta(days=2)
-            lost = not still_open and rng.random() < 0.002
-            damaged = not still_open and not lost and rng.random() < 0.01
-            closed_at = None if still_open else _at(min(back, today - timedelta(days=1)), rng.randrange(9, 18))
-            if closed_at is not None and closed_at < started_at:
-                closed_at = started_at + timedelta(hours=3)
+            still_open = n == count - 1 and status is DeviceStatus.available and outcome > 0.92
+            lost = not still_open and outcome < 0.002
+            damaged = not still_open and not lost and outcome < 0.012
+            closed_at = None if still_open else max(_at(back, rng.randrange(9, 18)), started_at + timedelta(hours=3))
             loans.append(dict(
                 device_id=device_id, resident_id=rng.choice(residents), site_id=site_id, lent_by_id=None, started_at=started_at,
                 due_on=due, accessories_out="Chargeur", condition_out="", charter_method="ticked", override_reason="", form_key=None,
@@ -146,23 +149,20 @@ def add_loans(site_ids, people, total, rng) -> int:
             if still_open:
                 now_on_loan.append(device_id)
                 break
-            next_day = (closed_at.astimezone(PARIS).date()) + timedelta(days=rng.randrange(1, 10))
-            if damaged or lost or rng.random() < 0.03:
-                # Out of service for a while: repair (or lost, then found).
+            next_day = closed_at.astimezone(PARIS).date() + timedelta(days=gap)
+            if repair:
+                # Out of service for a while: repaired (or lost, then found) before the next loan.
                 into = DeviceStatus.lost if lost else DeviceStatus.in_repair
                 events.append(_event(device_id, site_id, closed_at, DeviceAction.loan_lost if lost else DeviceAction.send_to_repair,
-                                     DeviceStatus.on_loan if (lost or damaged) else DeviceStatus.available, into))
-                back_at = closed_at + timedelta(days=rng.randrange(5, 30))
+                                     DeviceStatus.on_loan if lost else DeviceStatus.available, into))
+                back_at = closed_at + timedelta(days=repair)
                 events.append(_event(device_id, site_id, back_at, DeviceAction.found if lost else DeviceAction.back_from_repair,
                                      into, DeviceStatus.available))
-                next_day = back_at.astimezone(PARIS).date() + timedelta(days=1)
+                next_day = back_at.astimezone(PARIS).date() + timedelta(days=gap)
             day = next_day
-            if day >= today - timedelta(days=1):
-                break
         if status in (DeviceStatus.in_repair, DeviceStatus.retired):
             action = DeviceAction.send_to_repair if status is DeviceStatus.in_repair else DeviceAction.retire
-            events.append(_event(device_id, site_id, _at(today - timedelta(days=rng.randrange(1, 60)), 16), action,
-                                 DeviceStatus.available, status))
+            events.append(_event(device_id, site_id, _at(today - timedelta(days=1), 16), action, DeviceStatus.available, status))
         if len(loans) >= CHUNK:
             db.session.execute(insert(Loan), loans)
             added += len(loans)
@@ -237,7 +237,7 @@ def _reference(index: int) -> str:
 
 
 def add_bookings(rooms, total, rng) -> tuple[int, int]:
-    """Weekly workshops (about 100 per site over three years, their places taken) and open-access seats."""
+    """Workshops (their places taken, some waiting lists) and open-access seats, `total` bookings in all."""
     site_ids = [site_id for _r, site_id, _w, _h in rooms]
     have = db.session.scalar(select(func.count(Booking.id)).where(Booking.site_id.in_(site_ids))) or 0
     if have >= total or not rooms:
@@ -259,20 +259,21 @@ def add_bookings(rooms, total, rng) -> tuple[int, int]:
     per_site = budget // len(rooms)
     workshops_added = bookings_added = 0
     rows = []
-    for room_id, site_id, workstations, hours in rooms:
-        # Workshops: Thursday 10:00-12:00 every other week (outside open-access hours, no clash).
+    for index, (room_id, site_id, workstations, hours) in enumerate(rooms):
+        # Workshops 10:00-12:00 every ten days (about 20,000 for 200 sites over three years), fewer
+        # when few bookings are asked; their places take at most about a quarter of the bookings.
         workshop_rows = []
-        day = first_day + timedelta(days=(3 - first_day.weekday()) % 7)
-        while day < today - timedelta(days=1):
+        day = first_day
+        while day < today - timedelta(days=1) and len(workshop_rows) < per_site // 20:
             workshop_rows.append(dict(site_id=site_id, room_id=room_id, title="Atelier numérique", description="", level="everyone",
                                       facilitator="", starts_at=_at(day, 10), ends_at=_at(day, 12), places=min(6, workstations),
                                       series_id=None, cancelled_at=None, created_by_id=None, created_at=_at(day, 10) - timedelta(days=20)))
-            day += timedelta(days=14)
+            day += timedelta(days=10)
         ids = db.session.scalars(insert(Workshop).returning(Workshop.id, sort_by_parameter_order=True), workshop_rows).all()
         workshops_added += len(ids)
-        site_budget = per_site
+        site_budget = per_site + (1 if index < budget - per_site * len(rooms) else 0)
         for workshop_id, w in zip(ids, workshop_rows):
-            for n in range(rng.randrange(2, w["places"] + 3)):
+            for n in range(min(site_budget, rng.randrange(2, w["places"] + 3))):
                 confirmed = n < w["places"]
                 ref, token = reference()
                 contact = f"06{site_id % 100:02d}{rng.randrange(0, 3000):06d}"
