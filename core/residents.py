@@ -56,6 +56,8 @@ class Resident(db.Model):
         Index("ix_residents_first_key", "first_name_key"),
         Index("ix_residents_phone", "phone"),
         Index("ix_residents_membership", "membership_number"),
+        # Reports: a booking made with a resident's e-mail counts as that resident (reports/queries.py).
+        Index("ix_residents_email", "email"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
