@@ -4,8 +4,11 @@
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench python bench/benchmark.py
 
 It builds the schema with the migrations, fills it with `bench-data` (200 sites, 20,000 devices by
-default), logs in and times each page in-process (the WSGI call, no network), reporting the median
-of several runs and the number of SQL statements. Timings are reported, never asserted.
+default) and `bench-activity` (1,000,000 loans, 500,000 bookings, 100,000 residents by default;
+`--loans 0 --bookings 0` to skip), logs in and times each page in-process (the WSGI call, no
+network), reporting the median of several runs and the number of SQL statements. Timings are
+reported, never asserted. Both commands top up what is there: point DATABASE_URL at a kept
+SQLite file (sqlite:////tmp/bench.sqlite3) to generate once and measure again (`--only Rapport`).
 """
 import argparse
 import os
@@ -31,6 +34,12 @@ def main():
     parser.add_argument("--devices", type=int, default=20000)
     parser.add_argument("--sites", type=int, default=200)
     parser.add_argument("--runs", type=int, default=7)
+    # Reports (reports/bench.py): activity on the same sites; 0 loans and 0 bookings skip it.
+    parser.add_argument("--loans", type=int, default=1_000_000)
+    parser.add_argument("--bookings", type=int, default=500_000)
+    parser.add_argument("--residents", type=int, default=100_000)
+    parser.add_argument("--only", default="", help="only the pages whose label contains this text (e.g. Rapport)")
+    parser.add_argument("--analyze", action="store_true", help="run ANALYZE after loading (planner statistics)")
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL") or "sqlite:///" + os.path.join(tempfile.mkdtemp(), "bench.sqlite3")
@@ -43,6 +52,19 @@ def main():
         started = time.perf_counter()
         result = app.test_cli_runner().invoke(args=["bench-data", "--sites", str(args.sites), "--devices", str(args.devices)])
         print(result.output.strip(), f"({time.perf_counter() - started:.1f} s)")
+        if args.loans or args.bookings:
+            started = time.perf_counter()
+            result = app.test_cli_runner().invoke(args=[
+                "bench-activity", "--sites", str(args.sites), "--loans", str(args.loans), "--bookings", str(args.bookings),
+                "--residents", str(args.residents)])
+            print(result.output.strip(), f"({time.perf_counter() - started:.1f} s)")
+            if result.exit_code:
+                raise SystemExit(result.output)
+        if args.analyze:
+            db.session.commit()
+            with db.engine.connect() as conn:
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
         site = db.session.scalar(select(Site).where(Site.name.like("Centre banc d'essai%")).order_by(Site.id))
         manager = ensure_user("bench-manager@example.org", Role.manager, site)
         ensure_user("bench-admin@example.org", Role.admin, None)
@@ -53,6 +75,8 @@ def main():
     print(f"\nDatabase: {db_label(url)}; runs per page: {args.runs}\n")
     print(f"{'page':58} {'median ms':>10} {'queries':>8}")
     for who, label, path in pages:
+        if args.only and args.only.lower() not in label.lower():
+            continue
         client = app.test_client()
         client.post("/connexion", data={"email": who, "password": PASSWORD}) if who else None
         times, queries = [], []
@@ -89,6 +113,9 @@ def build_pages(app, site):
     from loans.models import Device
 
     tag = db.session.scalar(select(Device.tag).where(Device.home_site_id == site.id).order_by(Device.id))
+    from core.clock import local_now
+
+    year = local_now().year - 1  # the last whole year, compared with the one before
     views = app.view_functions
     manager, admin = "bench-manager@example.org", "bench-admin@example.org"
     candidates = [
@@ -101,6 +128,12 @@ def build_pages(app, site):
         ("loans.public_device", None, "Page publique /d/<TAG>", f"/d/{tag}"),
         ("loans.label_sheet", admin, "Planche de 240 étiquettes (A4 3 × 8)", None),
         ("loans.desk", manager, "Guichet (retours du jour, retards, disponibles)", "/guichet"),
+        ("reports.site", manager, f"Rapport d'une structure, année {year}", f"/rapports/structures/{site.id}?periode={year}"),
+        ("reports.site", manager, f"Rapport d'une structure, mois de mars {year}", f"/rapports/structures/{site.id}?periode={year}-03"),
+        ("reports.site_csv", manager, f"Rapport d'une structure, CSV des prêts {year}", f"/rapports/structures/{site.id}/prets.csv?periode={year}"),
+        ("reports.network", admin, f"Rapport du réseau, toutes les structures, année {year}", f"/rapports/reseau?periode={year}"),
+        ("reports.network", admin, f"Rapport du réseau, toutes les structures, mois de mars {year}", f"/rapports/reseau?periode={year}-03"),
+        ("reports.funder", admin, f"Rapport financeur, 4 trimestres {year}, toutes les structures", f"/rapports/financeur?annee={year}"),
     ]
     pages = []
     for endpoint, who, label, path in candidates:

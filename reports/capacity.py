@@ -19,7 +19,7 @@ A room offers nothing before the day it was created (no booking was possible bef
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 
 from core.clock import PARIS
 from reservations.slots import slot_times
@@ -144,14 +144,14 @@ def offered(plans, closures, workshops, buckets) -> dict:
             while day <= closure.last_day and day < span_end:
                 closed.add(day)
                 day += timedelta(days=1)
-        room_workshops = workshops_by_room.get(plan.room_id, [])
-        workshop_days = set()
-        for w_start, w_end, _places in room_workshops:
+        workshops_on = defaultdict(list)  # local day → the room's workshops that touch it
+        for workshop in workshops_by_room.get(plan.room_id, []):
+            w_start, w_end, _places = workshop
             day = w_start.astimezone(PARIS).date()
             while day <= (w_end - timedelta(microseconds=1)).astimezone(PARIS).date():
-                workshop_days.add(day)
+                workshops_on[day].append(workshop)
                 day += timedelta(days=1)
-        special = {d for d in closed | workshop_days | set(dst_days) if room_first <= d < span_end}
+        special = {d for d in closed | set(workshops_on) | set(dst_days) if room_first <= d < span_end}
 
         for key, first, end in buckets:
             first = max(first, room_first)
@@ -169,9 +169,6 @@ def offered(plans, closures, workshops, buckets) -> dict:
             usual = per_weekday[day.weekday()]
             target.add(-usual.seat_minutes, -usual.open_minutes)
             if day not in closed:
-                day_start = datetime.combine(day, time(0), tzinfo=PARIS)
-                day_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=PARIS)
-                todays = [(s, e, p) for s, e, p in room_workshops if s < day_end and e > day_start]
-                exact = _day_exact(plan, day, todays)
+                exact = _day_exact(plan, day, workshops_on.get(day, ()))
                 target.add(exact.seat_minutes, exact.open_minutes)
     return result

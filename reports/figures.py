@@ -246,9 +246,17 @@ class Gathered:
         return self.offered.get((site_id, index)) or capacitylib.Capacity()
 
 
-def gather(site_ids, windows: list[Window], *, kinds=True) -> Gathered:
-    """The aggregates shared by the dashboard, the network view and the funder report (9 to 10 statements)."""
-    loans = queries.loan_activity(site_ids, windows)
+# What the network view and the funder report show of each site: their statements compute only these.
+SUMMARY_LOANS = ("started", "borrowers", "days")
+SUMMARY_BOOKINGS = ("booked_minutes", "present", "absent", "excused")
+SUMMARY_PEOPLE = ("reached",)
+
+
+def gather(site_ids, windows: list[Window], *, kinds=True, summary=False) -> Gathered:
+    """The aggregates shared by the dashboard, the network view and the funder report (9 to 10 statements).
+
+    summary: only the measures of the network view and the funder report (lighter statements)."""
+    loans = queries.loan_activity(site_ids, windows, SUMMARY_LOANS if summary else queries.LOAN_MEASURES)
     kind_rows = queries.kind_usage(site_ids, windows) if kinds else {}
     usage = {}
     for site_id, per_kind in kind_rows.items():
@@ -264,10 +272,10 @@ def gather(site_ids, windows: list[Window], *, kinds=True) -> Gathered:
         loans=loans,
         usage=usage,
         kinds=kind_rows,
-        bookings=queries.booking_activity(site_ids, windows),
+        bookings=queries.booking_activity(site_ids, windows, SUMMARY_BOOKINGS if summary else queries.BOOKING_MEASURES),
         workshops=queries.workshop_activity(site_ids, windows),
         offered=offered,
-        people=queries.people_reached(site_ids, windows),
+        people=queries.people_reached(site_ids, windows, SUMMARY_PEOPLE if summary else queries.PEOPLE_MEASURES),
         new=queries.new_residents(site_ids, windows),
         plans=plans,
         closures=closures,
@@ -494,9 +502,9 @@ def network(sites, period: Period, today: date, all_sites: bool) -> Network:
     comparison = period.previous(today)
     windows = [period.window(today), comparison.window(today)]
     site_ids = None if all_sites else [s.id for s in sites]
-    data = gather(site_ids, windows)
-    totals_loans = queries.loan_activity(site_ids, windows, by_site=False).get(None) or _zeros(queries.LOAN_MEASURES, 2)
-    totals_people = queries.people_reached(site_ids, windows, by_site=False).get(None) or _zeros(queries.PEOPLE_MEASURES, 2)
+    data = gather(site_ids, windows, summary=True)
+    borrowers = queries.distinct_borrowers(site_ids, windows)
+    totals_people = data.people.get(None) or _zeros(queries.PEOPLE_MEASURES, 2)
 
     rows = []
     sums = [defaultdict(int) for _ in windows]
@@ -504,16 +512,18 @@ def network(sites, period: Period, today: date, all_sites: bool) -> Network:
     for site in sites:
         values = []
         for i in range(2):
-            offered = data.offered_of(site.id, i)
+            offered, loans = data.offered_of(site.id, i), data.loans_of(site.id)[i]
             usage, bookings, workshops = data.usage_of(site.id)[i], data.bookings_of(site.id)[i], data.workshops_of(site.id)[i]
-            values.append(_network_values(data.loans_of(site.id)[i], usage, bookings, offered, workshops, data.people_of(site.id)[i]))
-            for source in (usage, bookings, workshops):
+            values.append(_network_values(loans, usage, bookings, offered, workshops, data.people_of(site.id)[i]))
+            for source in (usage, bookings, workshops, loans):
                 for key, value in source.items():
                     sums[i][key] += value
             offered_total[i].add(offered.seat_minutes, offered.open_minutes)
         rows.append(NetworkRow(site, values[0], values[1]))
+    for i in range(2):  # sums of the sites, except people: each counts once in the network
+        sums[i]["borrowers"] = borrowers[i]
     total_values = [
-        _network_values(totals_loans[i], sums[i], sums[i], offered_total[i], sums[i], totals_people[i]) for i in range(2)
+        _network_values(sums[i], sums[i], sums[i], offered_total[i], sums[i], totals_people[i]) for i in range(2)
     ]
     total = NetworkRow(_l("Total du réseau") if all_sites else _l("Total"), total_values[0], total_values[1])
     return Network(period, comparison, (window_label(windows[0]), window_label(windows[1])), rows, total)
@@ -549,8 +559,8 @@ def funder(sites, year: int, today: date, all_sites: bool) -> FunderReport:
     if not windows:
         return FunderReport(year, quarters, table, totals, False)
     site_ids = None if all_sites else [s.id for s in sites]
-    data = gather(site_ids, windows, kinds=False)
-    totals_people = queries.people_reached(site_ids, windows, by_site=False).get(None) or _zeros(queries.PEOPLE_MEASURES, len(windows))
+    data = gather(site_ids, windows, kinds=False, summary=True)
+    totals_people = data.people.get(None) or _zeros(queries.PEOPLE_MEASURES, len(windows))
     quarter_names = [_quarter_name(q, w) for q, w in quarters]
     sums = [defaultdict(int) for _ in windows]
     for site in sites:

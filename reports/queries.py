@@ -23,7 +23,7 @@ Definitions (the page footnotes say the same in French):
 - Bookings: open-access seat-minutes booked = confirmed seat bookings × their length; used = those
   marked present at the desk. A booking belongs to the window in which its slot starts.
 """
-from sqlalchemy import Date, String, and_, case, cast, distinct, exists, func, literal, or_, select, text, union_all
+from sqlalchemy import Date, Integer, String, and_, case, cast, distinct, exists, func, literal, or_, select, text, union_all
 from sqlalchemy.orm import selectinload
 
 from core.extensions import db
@@ -91,36 +91,42 @@ def _only(query, column, site_ids):
 LOAN_MEASURES = ("started", "borrowers", "days", "returned", "late", "returned_days", "lost", "damaged")
 
 
-def loan_activity(site_ids, windows, by_site=True) -> dict:
-    """Loans started, unique borrowers, days on loan, returns (late, lost, damaged) per window.
+def loan_activity(site_ids, windows, measures=LOAN_MEASURES) -> dict:
+    """Loans started, unique borrowers, days on loan, returns (late, lost, damaged) per window and site.
 
-    by_site=False: one row for all the sites together (key None), for network totals where a
-    borrower of two sites counts once.
-    """
+    `measures`: only those (the network view asks for three of them: the statement is lighter)."""
     first, end = _span(windows)
     columns = []
     for i, w in enumerate(windows):
         started = and_(Loan.started_on >= _day(w.first), Loan.started_on < _day(w.end))
         closed = and_(Loan.closed_on >= _day(w.first), Loan.closed_on < _day(w.end))
         returned = and_(closed, Loan.outcome == LoanOutcome.returned)
-        columns += [
-            _count_if(started).label(f"started_{i}"),
-            func.count(distinct(case((started, Loan.resident_id)))).label(f"borrowers_{i}"),
-            func.sum(_days_inside(Loan.started_on, func.coalesce(Loan.closed_on, _day(w.end)), w)).label(f"days_{i}"),
-            _count_if(returned).label(f"returned_{i}"),
-            _count_if(and_(returned, Loan.closed_on > Loan.due_on)).label(f"late_{i}"),
-            _sum_if(returned, days_between(Loan.closed_on, Loan.started_on)).label(f"returned_days_{i}"),
-            _count_if(and_(closed, Loan.outcome == LoanOutcome.lost)).label(f"lost_{i}"),
-            _count_if(and_(returned, Loan.damaged.is_(True))).label(f"damaged_{i}"),
-        ]
-    site = Loan.site_id if by_site else literal(None)
-    query = select(site.label("site_id"), *columns).where(
+        expressions = {
+            "started": lambda: _count_if(started),
+            "borrowers": lambda: func.count(distinct(case((started, Loan.resident_id)))),
+            "days": lambda: func.sum(_days_inside(Loan.started_on, func.coalesce(Loan.closed_on, _day(w.end)), w)),
+            "returned": lambda: _count_if(returned),
+            "late": lambda: _count_if(and_(returned, Loan.closed_on > Loan.due_on)),
+            "returned_days": lambda: _sum_if(returned, days_between(Loan.closed_on, Loan.started_on)),
+            "lost": lambda: _count_if(and_(closed, Loan.outcome == LoanOutcome.lost)),
+            "damaged": lambda: _count_if(and_(returned, Loan.damaged.is_(True))),
+        }
+        columns += [expressions[name]().label(f"{name}_{i}") for name in measures]
+    query = select(Loan.site_id, *columns).where(
         Loan.started_on < _day(end), or_(Loan.closed_on.is_(None), Loan.closed_on >= _day(first))
     )
-    query = _only(query, Loan.site_id, site_ids)
-    if by_site:
-        query = query.group_by(Loan.site_id)
-    return _by_site(db.session.execute(query), LOAN_MEASURES, windows)
+    query = _only(query, Loan.site_id, site_ids).group_by(Loan.site_id)
+    return _by_site(db.session.execute(query), measures, windows)
+
+
+def distinct_borrowers(site_ids, windows) -> list[int]:
+    """Borrowers of all the sites together, per window (one person who borrowed at two sites counts once)."""
+    first, end = _span(windows)
+    query = select(*[
+        func.count(distinct(case((and_(Loan.started_on >= _day(w.first), Loan.started_on < _day(w.end)), Loan.resident_id))))
+        for w in windows
+    ]).where(Loan.started_on >= _day(first), Loan.started_on < _day(end))
+    return [int(n or 0) for n in db.session.execute(_only(query, Loan.site_id, site_ids)).one()]
 
 
 def overdue_now(site_ids, today) -> dict:
@@ -163,7 +169,7 @@ def _service_intervals(site_ids):
         DeviceEvent.to_status,
         day.label("from_on"),
         func.lead(day).over(partition_by=DeviceEvent.device_id, order_by=(DeviceEvent.at, DeviceEvent.id)).label("to_on"),
-    ).where(text(SERVICE_EVENTS))  # the predicate of the partial index ix_device_events_service
+    ).where(text(f"({SERVICE_EVENTS})"))  # the predicate of the partial index ix_device_events_service, as written there
     if site_ids is not None:
         query = query.where(DeviceEvent.device_id.in_(select(Device.id).where(Device.home_site_id.in_(site_ids))))
     return query.subquery("service_changes")
@@ -333,7 +339,7 @@ BOOKING_MEASURES = (
 )
 
 
-def booking_activity(site_ids, windows) -> dict:
+def booking_activity(site_ids, windows, measures=BOOKING_MEASURES) -> dict:
     """Open-access seats booked and used; workshop registrations, attendance, unmet waiting list."""
     start, end = _utc_span(windows)
     confirmed = Booking.state == BookingState.confirmed
@@ -349,25 +355,26 @@ def booking_activity(site_ids, windows) -> dict:
     columns = []
     for i, w in enumerate(windows):
         inside = and_(Booking.starts_at >= w.start_utc, Booking.starts_at < w.end_utc)
-        columns += [
-            _count_if(and_(seat, inside)).label(f"seat_bookings_{i}"),
-            _sum_if(and_(seat, inside), minutes).label(f"booked_minutes_{i}"),
-            _sum_if(and_(seat, inside, Booking.attendance == Attendance.present), minutes).label(f"used_minutes_{i}"),
-            _count_if(and_(seat, inside, Booking.attendance.is_not(None))).label(f"arrivals_noted_{i}"),
-            _count_if(and_(place, inside)).label(f"registrations_{i}"),
-            _count_if(and_(place, inside, Booking.attendance == Attendance.present)).label(f"present_{i}"),
-            _count_if(and_(place, inside, Booking.attendance == Attendance.absent)).label(f"absent_{i}"),
-            _count_if(and_(place, inside, Booking.attendance == Attendance.excused)).label(f"excused_{i}"),
-            _count_if(and_(place, inside, Booking.attendance.is_(None))).label(f"unmarked_{i}"),
-            _count_if(and_(inside, never_placed)).label(f"waiting_{i}"),
-        ]
+        expressions = {
+            "seat_bookings": lambda: _count_if(and_(seat, inside)),
+            "booked_minutes": lambda: _sum_if(and_(seat, inside), minutes),
+            "used_minutes": lambda: _sum_if(and_(seat, inside, Booking.attendance == Attendance.present), minutes),
+            "arrivals_noted": lambda: _count_if(and_(seat, inside, Booking.attendance.is_not(None))),
+            "registrations": lambda: _count_if(and_(place, inside)),
+            "present": lambda: _count_if(and_(place, inside, Booking.attendance == Attendance.present)),
+            "absent": lambda: _count_if(and_(place, inside, Booking.attendance == Attendance.absent)),
+            "excused": lambda: _count_if(and_(place, inside, Booking.attendance == Attendance.excused)),
+            "unmarked": lambda: _count_if(and_(place, inside, Booking.attendance.is_(None))),
+            "waiting": lambda: _count_if(and_(inside, never_placed)),
+        }
+        columns += [expressions[name]().label(f"{name}_{i}") for name in measures]
     query = (
         select(Booking.site_id, *columns)
         .outerjoin(Workshop, Workshop.id == Booking.workshop_id)
         .where(Booking.starts_at >= start, Booking.starts_at < end)
         .group_by(Booking.site_id)
     )
-    return _by_site(db.session.execute(_only(query, Booking.site_id, site_ids)), BOOKING_MEASURES, windows)
+    return _by_site(db.session.execute(_only(query, Booking.site_id, site_ids)), measures, windows)
 
 
 def bookings_per_bucket(site_id, window, bucket) -> dict:
@@ -393,31 +400,39 @@ def bookings_per_bucket(site_id, window, bucket) -> dict:
 PEOPLE_MEASURES = ("reached", "borrowers", "bookers")
 
 
-def _booking_person():
-    """Who made a booking: a known resident when the phone or e-mail is theirs, else the contact itself."""
+def _booking_resident():
+    """The resident who made a booking, when its phone or e-mail is a known resident's (else NULL)."""
     by_phone = select(func.min(Resident.id)).where(Resident.phone == Booking.contact_key).scalar_subquery()
     by_email = select(func.min(Resident.id)).where(Resident.email == Booking.contact_key).scalar_subquery()
-    resident = case((Booking.contact_key.contains("@"), by_email), else_=by_phone)
-    return func.coalesce(literal("r") + cast(resident, String), literal("c") + Booking.contact_key)
+    return case((Booking.contact_key.contains("@"), by_email), else_=by_phone)
 
 
-def people_reached(site_ids, windows, by_site=True) -> dict:
+def people_reached(site_ids, windows, measures=PEOPLE_MEASURES) -> dict:
     """Unique people reached per window: borrowers (a loan started) and people with a confirmed
-    booking (seat or workshop place) not marked absent. One person counts once, through both."""
+    booking (seat or workshop place) not marked absent. One person counts once, through both.
+
+    {site_id: [...], None: [...]}: per site, and for all the sites together (a person met at two
+    sites counts once) — one statement: the people are listed once (a MATERIALIZED common table
+    expression) and counted twice."""
     first, end = _span(windows)
     start, end_utc = _utc_span(windows)
+    # A person is a resident (an id) or, for a booking nobody at the desk knows, its contact: the two
+    # sets never overlap, so people = distinct residents + distinct unknown contacts (integers count fast).
     loans = select(
         Loan.site_id.label("site_id"),
-        (literal("r") + cast(Loan.resident_id, String)).label("person"),
+        Loan.resident_id.label("resident"),
+        cast(None, String).label("contact"),
         literal(1).label("borrower"),
         *[
             case((and_(Loan.started_on >= _day(w.first), Loan.started_on < _day(w.end)), 1), else_=0).label(f"in_{i}")
             for i, w in enumerate(windows)
         ],
     ).where(Loan.started_on >= _day(first), Loan.started_on < _day(end))
+    known = _booking_resident()
     bookings = select(
         Booking.site_id.label("site_id"),
-        _booking_person().label("person"),
+        known.label("resident"),
+        Booking.contact_key.label("contact"),
         literal(0).label("borrower"),
         *[
             case((and_(Booking.starts_at >= w.start_utc, Booking.starts_at < w.end_utc), 1), else_=0).label(f"in_{i}")
@@ -430,20 +445,22 @@ def people_reached(site_ids, windows, by_site=True) -> dict:
         Booking.starts_at < end_utc,
     )
     loans, bookings = _only(loans, Loan.site_id, site_ids), _only(bookings, Booking.site_id, site_ids)
-    people = union_all(loans, bookings).subquery("people")
+    people = union_all(loans, bookings).cte("people").prefix_with("MATERIALIZED")
     columns = []
     for i in range(len(windows)):
         inside = people.c[f"in_{i}"] == 1
-        columns += [
-            func.count(distinct(case((inside, people.c.person)))).label(f"reached_{i}"),
-            func.count(distinct(case((and_(inside, people.c.borrower == 1), people.c.person)))).label(f"borrowers_{i}"),
-            func.count(distinct(case((and_(inside, people.c.borrower == 0), people.c.person)))).label(f"bookers_{i}"),
-        ]
-    site = people.c.site_id if by_site else literal(None)
-    query = select(site.label("site_id"), *columns)
-    if by_site:
-        query = query.group_by(people.c.site_id)
-    return _by_site(db.session.execute(query), PEOPLE_MEASURES, windows)
+        unknown = and_(inside, people.c.resident.is_(None))
+        expressions = {
+            "reached": lambda: func.count(distinct(case((inside, people.c.resident))))
+            + func.count(distinct(case((unknown, people.c.contact)))),
+            "borrowers": lambda: func.count(distinct(case((and_(inside, people.c.borrower == 1), people.c.resident)))),
+            "bookers": lambda: func.count(distinct(case((and_(inside, people.c.borrower == 0), people.c.resident))))
+            + func.count(distinct(case((unknown, people.c.contact)))),
+        }
+        columns += [expressions[name]().label(f"{name}_{i}") for name in measures]
+    per_site = select(people.c.site_id.label("site_id"), *columns).group_by(people.c.site_id)
+    together = select(cast(None, Integer).label("site_id"), *columns)
+    return _by_site(db.session.execute(union_all(per_site, together)), measures, windows)
 
 
 def new_residents(site_ids, windows) -> dict:
