@@ -62,19 +62,30 @@ def number(value, unit="") -> str:
     return f"{text}{unit}"
 
 
-def _ticks(top, count=4):
+def _ticks(top, whole=False):
+    """Gridline values from 0 to top: quarters of a percentage scale, whole steps for counts."""
+    count = 4
+    if whole and top <= 10:
+        count = int(top) if top in (1, 2, 4, 5) else 5
+    elif whole and (top / 4) != int(top / 4):
+        count = 5
     return [top * n / count for n in range(count + 1)]
 
 
-def columns(chart_id, title, description, labels, series, *, unit="", maximum=None, label_every=None, height=260) -> Chart:
-    """Vertical bars over time: labels[i] names bucket i; series = [(name, [value per bucket])]."""
+def columns(chart_id, title, description, labels, series, *, unit="", maximum=None, label_every=None, height=260, whole=False) -> Chart:
+    """Vertical bars over time: labels[i] names bucket i; series = [(name, [value per bucket])].
+
+    whole: the values are counts (gridlines on whole numbers). Labels closer than three buckets to
+    the previous one are left out, so that they never overlap."""
     left, top, right, bottom = 52, 14, 10, 30
     chart = Chart(chart_id, title, description, WIDTH, height)
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
     chart.plot = (left, top, plot_w, plot_h)
     values = [v for _name, vs in series for v in vs if v is not None]
     scale_top = maximum if maximum is not None else nice_ceiling(max(values, default=0))
-    for value in _ticks(scale_top):
+    if whole:
+        scale_top = max(scale_top, 1)
+    for value in _ticks(scale_top, whole):
         chart.grid.append(Tick(top + plot_h - plot_h * value / scale_top, number(value, unit)))
     count = max(1, len(labels))
     group = plot_w / count
@@ -86,9 +97,12 @@ def columns(chart_id, title, description, labels, series, *, unit="", maximum=No
             h = plot_h * min(float(value), scale_top) / scale_top
             chart.bars.append(Bar(left + i * group + group * 0.1 + s_index * bar_w, top + plot_h - h, bar_w, h, s_index))
     every = label_every or max(1, round(count / 8))
+    spacing = max(3, round(count / 14))
+    last = None
     for i, label in enumerate(labels):
-        if label and (i % every == 0):
+        if label and i % every == 0 and (last is None or i - last >= spacing):
             chart.axis.append(Tick(left + i * group + group / 2, label))
+            last = i
     chart.legend = [(i, name) for i, (name, _vs) in enumerate(series)] if len(series) > 1 else []
     return chart
 

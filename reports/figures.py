@@ -554,7 +554,7 @@ def funder(sites, year: int, today: date, all_sites: bool) -> FunderReport:
 
     quarters = [(q, q.window(today)) for q in quarters_of(year) if not q.window(today).empty]
     windows = [w for _q, w in quarters]
-    table = GridTable("financeur", _l("Rapport d'activité %(year)s", year=year), FUNDER_COLUMNS)
+    table = GridTable("financeur", _l("Une ligne par structure et par trimestre, %(year)s", year=year), FUNDER_COLUMNS)
     totals = []
     if not windows:
         return FunderReport(year, quarters, table, totals, False)

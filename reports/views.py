@@ -227,7 +227,7 @@ def _site_charts(dashboard):
         if total else _("Aucun prêt commencé %(period)s.", period=dashboard.labels[0])
     )
     loans_chart = charts.columns("graphique-prets", str(dashboard.loans_series.title), loans_desc, labels,
-                                 [(_("Prêts commencés"), values)], label_every=1)
+                                 [(_("Prêts commencés"), values)], label_every=1, whole=True)
 
     occupancy = dashboard.occupancy_series.rows
     booked_rates = [row[4] for row in occupancy]
