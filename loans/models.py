@@ -211,6 +211,11 @@ class Loan(db.Model):
             sqlite_where=text("closed_at IS NULL"), postgresql_where=text("closed_at IS NULL"),
         ),
         Index("ix_loans_site_open_due", "site_id", "closed_at", "due_on"),
+        # The admin's desk: open loans of every site by due date (the partial index holds only open loans).
+        Index(
+            "ix_loans_open_due", "due_on", "id",
+            sqlite_where=text("closed_at IS NULL"), postgresql_where=text("closed_at IS NULL"),
+        ),
         Index("ix_loans_resident_started", "resident_id", "started_at"),
         Index("ix_loans_device_started", "device_id", "started_at"),
         # Reports: loans of a site over a period, by local dates (reports/queries.py).

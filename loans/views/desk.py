@@ -45,7 +45,10 @@ def desk():
             .where(Loan.closed_at.is_(None), condition, mine)
             .order_by(Loan.due_on, Loan.id)
             .limit(SHOWN)
-            .options(joinedload(Loan.device), joinedload(Loan.resident), joinedload(Loan.site))
+            # Inner joins (every loan has a device, a resident and a site): a LEFT JOIN of devices with
+            # their kind made SQLite materialise every device and scan them for each loan.
+            .options(joinedload(Loan.device, innerjoin=True), joinedload(Loan.resident, innerjoin=True),
+                     joinedload(Loan.site, innerjoin=True))
         ).all()
 
     overdue = open_loans(Loan.due_on < today)
