@@ -53,7 +53,6 @@ TRANSITIONS = {
     "send_to_repair": Transition(DeviceAction.send_to_repair, (S.available,), S.in_repair, _l("Envoyer en réparation"), _l("Équipement %(tag)s envoyé en réparation.")),
     "back_from_repair": Transition(DeviceAction.back_from_repair, (S.in_repair,), S.available, _l("Retour de réparation"), _l("Équipement %(tag)s revenu de réparation : il est disponible.")),
     "declare_lost": Transition(DeviceAction.declare_lost, (S.available, S.in_repair), S.lost, _l("Déclarer perdu"), _l("Équipement %(tag)s déclaré perdu.")),
-    "found": Transition(DeviceAction.found, (S.lost,), S.available, _l("Retrouvé"), _l("Équipement %(tag)s retrouvé : il est disponible.")),
     "retire": Transition(DeviceAction.retire, (S.available, S.in_repair, S.lost), S.retired, _l("Réformer"), _l("Équipement %(tag)s réformé.")),
     "transfer": Transition(DeviceAction.transfer, (S.available,), None, _l("Transférer vers une autre structure"), _l("Équipement %(tag)s transféré vers %(site)s.")),
 }
@@ -229,7 +228,8 @@ def ensure_default_kinds() -> dict[str, DeviceKind]:
 # --- inventory pages: kinds, the acting site, bulk creation ----------------------------------
 
 # The one sensible next inventory action, shown first (lending adds its own for available / on loan).
-NEXT_ACTION = {S.in_repair: "back_from_repair", S.lost: "found"}
+# A lost device found again is the lending desk's "Retrouvé" (loans.lending.found_again): any desk, any site.
+NEXT_ACTION = {S.in_repair: "back_from_repair"}
 
 
 def acting_site_id(user: User, device: Device) -> int:

@@ -4,7 +4,7 @@ Who: every staff member sees the devices of their sites (home or current site), 
 reception; managers change the devices of their sites; admins everything. Staff of another site get
 a limited page (what the device is and where it belongs), never its history, notes or price.
 """
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -18,12 +18,11 @@ from core.extensions import db
 from core.models import Role, Site
 from core.templating import ADMINS, add_nav
 
-from .. import csv_io, operations, queries
+from .. import csv_io, labels, operations, queries
 from ..forms import SIM_FIELDS, format_french_price, ActionForm, DeviceForm, DeviceKindForm, ImportConfirmForm, ImportForm
 from ..models import DeviceKind, DeviceStatus
 from . import bp
 
-LABEL_SHEET = "loans.label_sheet"
 DANGER_VERBS = {"declare_lost", "retire"}
 
 
@@ -34,16 +33,8 @@ def _register_menu(state):
     state.app.jinja_env.filters["price_fr"] = format_french_price
 
 
-def _labels_available() -> bool:
-    """The label sheet lives in another module: link to it only once it exists."""
-    return LABEL_SHEET in current_app.view_functions
-
-
 def _label_formats():
-    from .. import labels
-
-    formats = getattr(labels, "FORMATS", {}) or {}
-    return [(code, getattr(f, "name", code)) for code, f in formats.items()], getattr(labels, "DEFAULT_FORMAT", None)
+    return [(code, f.name) for code, f in labels.FORMATS.items()], labels.DEFAULT_FORMAT
 
 
 def _canonical(tag: str) -> str:
@@ -65,7 +56,7 @@ def _device_or_404(tag: str):
 def inventory():
     filters = queries.InventoryFilters.from_args(request.args)
     page = queries.inventory_page(current_user, filters)
-    formats, default_format = _label_formats() if _labels_available() else ([], None)
+    formats, default_format = _label_formats()
     return render_template(
         "loans/inventory/list.html",
         page=page,
@@ -73,7 +64,6 @@ def inventory():
         sites=queries.visible_sites(current_user),
         kinds=queries.all_kinds(),
         statuses=list(DeviceStatus),
-        labels_available=_labels_available(),
         label_formats=formats,
         default_format=default_format,
     )
@@ -97,7 +87,7 @@ def inventory_export():
 
 def _render_device(device, *, status=200, error=None, failed_verb=None, form=None):
     full = operations.can_view(current_user, device)
-    context = {"device": device, "full": full, "labels_available": _labels_available()}
+    context = {"device": device, "full": full}
     if full:
         actions = operations.available_actions(current_user, device)
         primary = operations.NEXT_ACTION.get(device.status)

@@ -1,6 +1,5 @@
 """Scanning: the label URL /d/<TAG> (public finder page or staff redirect) and the desk scan box."""
 from flask import current_app, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm

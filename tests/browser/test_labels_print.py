@@ -10,7 +10,6 @@ import pytest
 import zxingcpp
 from playwright.sync_api import expect
 
-from core.models import Role
 from loans import labels
 from tests.browser.conftest import ARTIFACTS
 from tests.conftest import PASSWORD, live_server

@@ -15,15 +15,10 @@ from core import create_app
 from core.extensions import db
 from tests.conftest import base_config, scratch_database
 
-# migrations/env.py (Flask-Migrate's template) still calls db.get_engine(), deprecated in
-# Flask-SQLAlchemy 3.1; harmless until 3.2. The fix belongs in env.py (use db.engine).
-pytestmark = pytest.mark.filterwarnings("ignore:'get_engine' is deprecated:DeprecationWarning")
-
-
 @pytest.fixture(autouse=True)
 def keep_logging_as_it_was():
-    """migrations/env.py calls logging.config.fileConfig, which disables every existing logger
-    (core.security among them) and replaces the root handlers: undo that for the next tests."""
+    """migrations/env.py calls logging.config.fileConfig, which replaces the root handlers and
+    levels (and would disable existing loggers without disable_existing_loggers=False): undo it."""
     manager = logging.Logger.manager
     loggers = {name: (lg.disabled, lg.level) for name, lg in manager.loggerDict.items() if isinstance(lg, logging.Logger)}
     root_handlers, root_level = logging.root.handlers[:], logging.root.level

@@ -64,7 +64,7 @@ def test_desk_lists_overdue_with_phone_and_days_late_and_todays_returns(db, two_
     assert "Sylvie Lemaire" in body and 'href="tel:0799887766"' in body
     assert "Inès Nowak" not in body  # due later: neither late nor expected today
     assert "Marqueur" not in body and b.name not in body
-    assert f'action="/guichet/scanner"' in body and 'name="code"' in body and "autofocus" in body
+    assert 'action="/guichet/scanner"' in body and 'name="code"' in body and "autofocus" in body
 
 
 def test_desk_counts_available_devices_by_kind_for_each_site(db, two_sites, make_device, client_for, make_user):

@@ -8,7 +8,6 @@ import qrcode.util
 import zxingcpp
 from sqlalchemy import select
 
-from core.models import Role
 from loans import labels, tags
 from loans.models import Device, DeviceStatus
 

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 import core.clock
 from core.models import Role
 from core.residents import Resident, create_resident
-from loans import lending, operations
-from loans.models import Device, DeviceAction, DeviceEvent, DeviceStatus, Loan, LoanOutcome, LoanPolicy
+from loans import lending
+from loans.models import Device, DeviceAction, DeviceEvent, DeviceStatus, Loan, LoanOutcome
 from tests.core.helpers import field_error, hidden_inputs, location_path, page_text, snapshot
 
 FROZEN = datetime(2026, 11, 26, 9, 30, tzinfo=timezone.utc)

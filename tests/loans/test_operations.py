@@ -11,7 +11,6 @@ EXPECTED = {
     "send_to_repair": {S.available: S.in_repair},
     "back_from_repair": {S.in_repair: S.available},
     "declare_lost": {S.available: S.lost, S.in_repair: S.lost},
-    "found": {S.lost: S.available},
     "retire": {S.available: S.retired, S.in_repair: S.retired, S.lost: S.retired},
     "transfer": {S.available: S.available},
 }
@@ -23,6 +22,20 @@ def test_create_device_records_history(db, two_sites, make_device):
     assert device.home_site_id == device.current_site_id == two_sites["a"].id
     event = db.session.query(DeviceEvent).filter_by(device_id=device.id).one()
     assert event.action is DeviceAction.created and event.actor_id == two_sites["manager_a"].id
+
+
+def test_a_tag_collision_draws_a_new_tag(db, two_sites, make_device, monkeypatch):
+    from loans import tags
+
+    first = make_device(two_sites["a"])
+    fresh = tags.generate()
+    while fresh == first.tag:
+        fresh = tags.generate()
+    drawn = iter([first.tag, first.tag, fresh])
+    monkeypatch.setattr(tags, "generate", lambda: next(drawn))
+    second = make_device(two_sites["a"])
+    assert second.tag == fresh
+    assert db.session.query(Device).count() == 2
 
 
 def test_duplicate_serial_is_refused(db, two_sites, make_device):

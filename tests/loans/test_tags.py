@@ -9,8 +9,9 @@ data_strings = st.text(alphabet=tags.ALPHABET, min_size=tags.DATA_LENGTH, max_si
 
 
 def test_generated_tags_are_short_unambiguous_and_valid():
-    generated = {tags.generate() for _ in range(2000)}
-    assert len(generated) == 2000
+    # Uniqueness is the database's job (unique index + retry, tested in test_operations).
+    generated = [tags.generate() for _ in range(2000)]
+    assert len(set(generated)) > 1900  # random over 31**5 codes, not a constant
     for tag in generated:
         assert len(tag) == 6
         assert not set(tag) & set("01ILO")
