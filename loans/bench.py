@@ -13,8 +13,8 @@ from core.clock import now
 from core.extensions import db
 from core.models import Site
 
-from . import operations, tags
-from .models import Device, DeviceStatus
+from . import operations
+from .models import Device, DeviceAction, DeviceStatus
 
 CHUNK = 5000
 
@@ -47,32 +47,23 @@ def ensure_sites(count: int) -> list[int]:
 
 
 def add_devices(site_ids: list[int], total: int, rng: random.Random) -> int:
+    """Top the benchmark sites up to `total` devices, through the CSV import's bulk creation."""
     kinds = list(operations.ensure_default_kinds().values())
     have = db.session.scalar(select(func.count(Device.id)).where(Device.home_site_id.in_(site_ids))) or 0
-    wanted = max(0, total - have)
-    taken = set(db.session.scalars(select(Device.tag)))
     statuses = [DeviceStatus.available] * 14 + [DeviceStatus.in_repair, DeviceStatus.retired]
-    stamp = now()
     rows = []
-    for n in range(wanted):
-        tag = tags.generate()
-        while tag in taken:
-            tag = tags.generate()
-        taken.add(tag)
-        kind = kinds[n % len(kinds)]
+    for n in range(max(0, total - have)):
         site_id = site_ids[n % len(site_ids)]
         rows.append(dict(
-            tag=tag, kind_id=kind.id, brand=rng.choice(["Lenovo", "HP", "Dell", "Samsung", "Huawei"]),
+            kind_id=kinds[n % len(kinds)].id, brand=rng.choice(["Lenovo", "HP", "Dell", "Samsung", "Huawei"]),
             model=f"Modèle {rng.randrange(1, 60)}", serial_number=f"BENCH-{seed_token(rng)}-{have + n}",
-            imei="", phone_number="", operator="", data_plan="", accessories="Chargeur",
-            home_site_id=site_id, current_site_id=site_id, status=rng.choice(statuses),
-            condition_notes="", funding="FEDER 2014-2020", notes="",
-            purchase_date=date(2020, 1, 1) + timedelta(days=rng.randrange(0, 1500)),
-            created_at=stamp, updated_at=stamp,
+            accessories="Chargeur", home_site_id=site_id, current_site_id=site_id, status=rng.choice(statuses),
+            funding="FEDER 2014-2020", purchase_date=date(2020, 1, 1) + timedelta(days=rng.randrange(0, 1500)),
         ))
+    created = 0
     for start in range(0, len(rows), CHUNK):
-        db.session.execute(insert(Device), rows[start:start + CHUNK])
-    return len(rows)
+        created += operations.create_devices_in_bulk(None, rows[start:start + CHUNK], action=DeviceAction.created)
+    return created
 
 
 def seed_token(rng):
