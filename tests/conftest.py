@@ -184,6 +184,33 @@ def make_user(db):
 
 
 @pytest.fixture
+def two_sites(make_site, make_user):
+    """Site A and site B, with a manager and a reception agent at A, and an admin."""
+    a = make_site("Centre A")
+    b = make_site("Centre B")
+    return {
+        "a": a,
+        "b": b,
+        "manager_a": make_user(Role.manager, [a]),
+        "reception_a": make_user(Role.reception, [a]),
+        "manager_b": make_user(Role.manager, [b]),
+        "admin": make_user(Role.admin, []),
+    }
+
+
+@pytest.fixture
+def client_for(app, login):
+    """A test client logged in as `user`."""
+
+    def make(user):
+        client = app.test_client()
+        assert login(user, target=client).status_code == 302
+        return client
+
+    return make
+
+
+@pytest.fixture
 def login(client):
     def do_login(user, password=PASSWORD, follow=False, target=client):
         return target.post(

@@ -1,6 +1,5 @@
 import pytest
 
-from core.models import Role
 from loans import operations
 
 
@@ -21,18 +20,3 @@ def make_device(db, kinds):
         return device
 
     return make
-
-
-@pytest.fixture
-def two_sites(make_site, make_user):
-    """Site A and site B, with a manager and a reception agent at A, and an admin."""
-    a = make_site("Centre A")
-    b = make_site("Centre B")
-    return {
-        "a": a,
-        "b": b,
-        "manager_a": make_user(Role.manager, [a]),
-        "reception_a": make_user(Role.reception, [a]),
-        "manager_b": make_user(Role.manager, [b]),
-        "admin": make_user(Role.admin, []),
-    }

@@ -5,7 +5,6 @@ import io
 from datetime import date
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import delete, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
@@ -13,16 +12,6 @@ from werkzeug.test import encode_multipart
 from loans import operations
 from loans.models import Device, DeviceEvent, DeviceStatus
 from tests.core.helpers import hidden_inputs
-
-
-@pytest.fixture
-def client_for(app, login):
-    def make(user):
-        client = app.test_client()
-        assert login(user, target=client).status_code == 302
-        return client
-
-    return make
 
 
 def read_export(response) -> list[dict]:

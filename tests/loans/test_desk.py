@@ -18,16 +18,6 @@ def frozen_clock(monkeypatch):
     monkeypatch.setattr(core.clock, "frozen_at", FROZEN)
 
 
-@pytest.fixture
-def client_for(app, login):
-    def make(user):
-        client = app.test_client()
-        assert login(user, target=client).status_code == 302
-        return client
-
-    return make
-
-
 def lend_started(db, device, resident, actor, *, started: date, due: date):
     """A loan made on `started` (frozen clock), due on `due`."""
     with core.clock.frozen(datetime.combine(started, datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=9)):

@@ -13,16 +13,6 @@ from loans.models import Device, DeviceAction, DeviceEvent, DeviceKind, DeviceSt
 from tests.core.helpers import field_error, location_path, page_text, snapshot
 
 
-@pytest.fixture
-def client_for(app, login):
-    def make(user):
-        client = app.test_client()
-        assert login(user, target=client).status_code == 302
-        return client
-
-    return make
-
-
 def listed_tags(response) -> list[str]:
     return re.findall(r'<a class="tag" href="/equipements/([A-Z0-9]+)"', response.get_data(as_text=True))
 

@@ -7,16 +7,6 @@ from loans import operations
 from loans.models import Device
 
 
-@pytest.fixture
-def client_for(app, login):
-    def make(user):
-        client = app.test_client()
-        assert login(user, target=client).status_code == 302
-        return client
-
-    return make
-
-
 def spread(db, two_sites, make_device, n):
     """n devices of every kind over both sites, some away from home, some in repair."""
     a, b = two_sites["a"], two_sites["b"]

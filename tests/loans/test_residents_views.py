@@ -19,16 +19,6 @@ def frozen_clock(monkeypatch):
 
 
 @pytest.fixture
-def client_for(app, login):
-    def make(user):
-        client = app.test_client()
-        assert login(user, target=client).status_code == 302
-        return client
-
-    return make
-
-
-@pytest.fixture
 def person(db):
     def make(site, first="Marie", last="Dupont", phone="", membership_number=""):
         resident = create_resident(None, site, first_name=first, last_name=last, phone=phone,

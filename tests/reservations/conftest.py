@@ -3,7 +3,6 @@ from datetime import datetime, timezone
 import pytest
 
 from core import clock
-from core.models import Role
 
 # Monday 23 March 2026, 09:00 in Paris (CET, UTC+1). Clocks go forward on Sunday 29 March.
 MONDAY = datetime(2026, 3, 23, 8, 0, tzinfo=timezone.utc)
@@ -29,15 +28,6 @@ def frozen(monkeypatch):
 
 
 @pytest.fixture
-def sites(make_site, make_user):
+def sites(two_sites):
     """Sites A and B; a manager and a reception agent at A; a manager at B; an admin."""
-    a = make_site("Centre A")
-    b = make_site("Centre B")
-    return {
-        "a": a,
-        "b": b,
-        "manager_a": make_user(Role.manager, [a]),
-        "reception_a": make_user(Role.reception, [a]),
-        "manager_b": make_user(Role.manager, [b]),
-        "admin": make_user(Role.admin, []),
-    }
+    return two_sites

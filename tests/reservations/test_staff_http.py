@@ -2,7 +2,6 @@
 attendance; per-site authorisation; French messages; constant query counts."""
 from datetime import date, time, timedelta
 
-import pytest
 from sqlalchemy import func, select
 
 from core.extensions import db as _db
@@ -11,16 +10,6 @@ from tests.core.helpers import field_error, location_path, page_text, snapshot
 from tests.reservations.factories import at_local, book, make_room, make_workshop, register
 
 TUESDAY = date(2026, 3, 24)
-
-
-@pytest.fixture
-def client_for(app, login):
-    def make(user):
-        client = app.test_client()
-        assert login(user, target=client).status_code == 302
-        return client
-
-    return make
 
 
 ROOM_FORM = {
