@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from loans import labels
 from tests.browser.conftest import ARTIFACTS
 from tests.conftest import PASSWORD, live_server
-from tests.loans.conftest import kinds, make_device, two_sites  # noqa: F401  (fixtures)
+from tests.loans.conftest import kinds, make_device  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 

@@ -8,7 +8,7 @@ from loans import labels, tags
 from loans.views import scanning
 from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS
 from tests.conftest import CHROMIUM, PASSWORD, live_server
-from tests.loans.conftest import kinds, make_device, two_sites  # noqa: F401  (fixtures)
+from tests.loans.conftest import kinds, make_device  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 
