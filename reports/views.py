@@ -86,10 +86,13 @@ def _period():
 
 
 def _form_context(period, errors):
+    choices = periods.choices()
+    if period and period.kind != "custom" and all(period != item for _group, items in choices for item in items):
+        choices = [(_("Période affichée"), [period]), *choices]  # an older period asked in the URL stays selected
     return {
         "period": period,
         "errors": errors,
-        "choices": periods.choices(),
+        "choices": choices,
         "typed": {"du": request.args.get("du", ""), "au": request.args.get("au", ""), "periode": request.args.get("periode", "")},
     }
 

@@ -250,3 +250,8 @@ def test_the_device_page_shows_its_figures(march, client_for):
     assert re.search(r"<dt>Prêts</dt><dd>1</dd>\s*<dt>Jours de prêt</dt><dd>41</dd>\s*<dt>Dernier prêt</dt><dd>vendredi 20 février 2026</dd>", figures)
     never = page_text(client_for(march.manager_a).get(f"/equipements/{march.D1.tag}"))
     assert "Jamais prêté" in never
+
+
+def test_an_older_period_stays_selected_in_the_list(march, client_for):
+    body = client_for(march.manager_a).get(f"/rapports/structures/{march.a.id}?periode=2019-T2").get_data(as_text=True)
+    assert re.search(r'<optgroup label="Période affichée">\s*<option value="2019-T2" selected>2e trimestre 2019</option>', body)
