@@ -20,16 +20,6 @@ def frozen_clock(monkeypatch):
     monkeypatch.setattr(core.clock, "frozen_at", FROZEN)
 
 
-@pytest.fixture
-def client_for(app, login):
-    def make(user):
-        client = app.test_client()
-        assert login(user, target=client).status_code == 302
-        return client
-
-    return make
-
-
 def person(db, site, first, last, phone=""):
     resident = create_resident(None, site, first_name=first, last_name=last, phone=phone)
     db.session.commit()
