@@ -14,12 +14,13 @@ from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from core.clock import PARIS
 from core.extensions import db
 from loans.models import DeviceKind, DeviceStatus
 
 from . import capacity as capacitylib
 from . import queries
-from .periods import Period, Window, window_label
+from .periods import Period, Window, quarters_of, window_label
 
 ONE = Decimal("0.1")
 
@@ -105,13 +106,13 @@ class GridTable:
 
     def csv(self):
         header = [f"{c.label} (%)" if c.kind == "pct" else str(c.label) for c in self.columns]
-        rows = [[_plain(value) for value in row] for row in self.rows]
+        rows = [[plain(value) for value in row] for row in self.rows]
         if self.footer:
-            rows.append([_plain(value) for value in self.footer])
+            rows.append([plain(value) for value in self.footer])
         return header, rows
 
 
-def _plain(value):
+def plain(value):
     """A link cell (label, url) becomes its label in a CSV."""
     return value[0] if isinstance(value, tuple) else value
 
@@ -393,7 +394,7 @@ def site_dashboard(site, period: Period, today: date, device_url) -> SiteDashboa
          Column(_l("Jours de prêt"), "int"), Column(_l("Jours où il pouvait être prêté"), "int"), Column(_l("Taux d'usage"), "pct"),
          Column(_l("Dernier prêt"), "date")],
         [[(row.tag, device_url(row.tag)), kinds[row.kind_id].name, row.status.label, row.loans, row.loan_days, row.available,
-          ratio(row.loan_days, row.available), _local_day(row.last_lent)] for row in rare_rows],
+          ratio(row.loan_days, row.available), local_day(row.last_lent)] for row in rare_rows],
         note=_l("Prêtés moins de 10 % des jours où ils pouvaient l'être : à proposer à une structure qui en manque."),
     )
 
@@ -435,9 +436,7 @@ def site_dashboard(site, period: Period, today: date, device_url) -> SiteDashboa
     )
 
 
-def _local_day(at):
-    from core.clock import PARIS
-
+def local_day(at):
     return at.astimezone(PARIS).date() if at else None
 
 
@@ -550,8 +549,6 @@ class FunderReport:
 
 def funder(sites, year: int, today: date, all_sites: bool) -> FunderReport:
     """One row per site and quarter (quarters begun; the current one up to yesterday), then totals per quarter."""
-    from .periods import quarters_of
-
     quarters = [(q, q.window(today)) for q in quarters_of(year) if not q.window(today).empty]
     windows = [w for _q, w in quarters]
     table = GridTable("financeur", _l("Une ligne par structure et par trimestre, %(year)s", year=year), FUNDER_COLUMNS)

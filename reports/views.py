@@ -197,7 +197,7 @@ def funder_csv():
     sites = _sites_for_reports()
     report = figures.funder(sites, year, periods.today(), all_sites=current_user.is_admin)
     header, rows = report.table.csv()
-    rows += [[figures._plain(v) for v in row] for row in report.totals]
+    rows += [[figures.plain(v) for v in row] for row in report.totals]
     return csv_export.response(csv_export.write(header, rows), f"rapport-financeur-{year}.csv")
 
 
@@ -205,7 +205,6 @@ def funder_csv():
 
 
 def _site_charts(dashboard):
-    current = dashboard.windows[0]
     week = dashboard.bucket_kind == "week"
     loans_rows = dashboard.loans_series.rows
     labels = []
@@ -289,7 +288,7 @@ def _period_slug(period):
 def device_figures(device):
     """Loans, days on loan and last loan of one device: one statement, on the device page."""
     row = queries.device_figures(device.id, periods.today())
-    return {"loans": row.loans, "days": int(row.days or 0), "last_lent": figures._local_day(row.last_lent)}
+    return {"loans": row.loans, "days": int(row.days or 0), "last_lent": figures.local_day(row.last_lent)}
 
 
 from . import arrivals  # noqa: E402,F401  (routes of the arrival desk)

@@ -7,9 +7,7 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from sqlalchemy import insert, select
 
-from core import clock
 from core.clock import PARIS
-from core.models import Role
 from loans.models import Device, Loan, LoanOutcome
 from reservations.models import Booking, BookingState
 from tests.core.helpers import field_error, page_text
