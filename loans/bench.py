@@ -51,12 +51,18 @@ def add_devices(site_ids: list[int], total: int, rng: random.Random) -> int:
     kinds = list(operations.ensure_default_kinds().values())
     have = db.session.scalar(select(func.count(Device.id)).where(Device.home_site_id.in_(site_ids))) or 0
     statuses = [DeviceStatus.available] * 14 + [DeviceStatus.in_repair, DeviceStatus.retired]
+    # Serial numbers are unique: a top-up after another --sites may draw one a former run used.
+    serials = set(db.session.scalars(select(Device.serial_number).where(Device.serial_number.like("BENCH-%"))))
     rows = []
     for n in range(max(0, total - have)):
         site_id = site_ids[n % len(site_ids)]
+        serial = f"BENCH-{seed_token(rng)}-{have + n}"
+        while serial in serials:
+            serial = f"BENCH-{seed_token(rng)}-{have + n}"
+        serials.add(serial)
         rows.append(dict(
             kind_id=kinds[n % len(kinds)].id, brand=rng.choice(["Lenovo", "HP", "Dell", "Samsung", "Huawei"]),
-            model=f"Modèle {rng.randrange(1, 60)}", serial_number=f"BENCH-{seed_token(rng)}-{have + n}",
+            model=f"Modèle {rng.randrange(1, 60)}", serial_number=serial,
             accessories="Chargeur", home_site_id=site_id, current_site_id=site_id, status=rng.choice(statuses),
             funding="FEDER 2014-2020", purchase_date=date(2020, 1, 1) + timedelta(days=rng.randrange(0, 1500)),
         ))

@@ -286,7 +286,11 @@ def add_bookings(rooms, total, rng) -> tuple[int, int]:
                 site_budget -= 1
         # Open-access seats: random slots of the room's weekly hours over three years.
         slots = [(wd, h) for wd, ranges in hours.items() for starts, ends in ranges for h in range(starts.hour, ends.hour)]
-        seen = set()
+        # One confirmed seat per person per slot (a unique index): a top-up run, seeded like the first
+        # one, draws again the seats that run inserted.
+        seen = set(db.session.execute(
+            select(Booking.starts_at, Booking.contact_key).where(Booking.room_id == room_id, Booking.workshop_id.is_(None))
+        ).all()) if have else set()
         while site_budget > 0 and slots:
             day = first_day + timedelta(days=rng.randrange(0, (today - first_day).days))
             weekday_slots = [h for wd, h in slots if wd == day.weekday()]
@@ -294,12 +298,12 @@ def add_bookings(rooms, total, rng) -> tuple[int, int]:
                 continue
             hour = rng.choice(weekday_slots)
             contact = f"06{site_id % 100:02d}{rng.randrange(0, 3000):06d}"
-            key = (day, hour, contact)
+            starts_at = _at(day, hour)
+            key = (starts_at, contact)
             if key in seen:
                 continue
             seen.add(key)
             ref, token = reference()
-            starts_at = _at(day, hour)
             rows.append(dict(reference=ref, token_hash=token, site_id=site_id, room_id=room_id, workshop_id=None, starts_at=starts_at,
                              ends_at=starts_at + timedelta(hours=1), state=rng.choice([BookingState.confirmed] * 9 + [BookingState.cancelled]),
                              first_name="Habitant", phone=contact, email="", contact_key=contact,

@@ -98,7 +98,7 @@ def _workshops(site, room, staff, today) -> int:
         marks = [Attendance.present] * 4 + [Attendance.absent, Attendance.excused]
         for mark in marks:
             n = next(people)
-            booking = Booking(reference=operations.new_reference(), token_hash=operations.hash_token(operations.new_feed_token()),
+            booking = Booking(reference=operations.unused_reference(), token_hash=operations.hash_token(operations.new_feed_token()),
                               site_id=site.id, room_id=room.id, workshop_id=workshop.id, starts_at=starts_at, ends_at=ends_at,
                               state=BookingState.confirmed, first_name=PEOPLE[n % len(PEOPLE)], phone=_contact(n).phone,
                               contact_key=_contact(n).key, attendance=mark, created_at=starts_at - timedelta(days=7))

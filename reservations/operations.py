@@ -102,6 +102,15 @@ def new_reference() -> str:
     return "".join(secrets.choice(REFERENCE_ALPHABET) for _n in range(6))
 
 
+def unused_reference() -> str:
+    """A fresh reference that no booking holds yet, for inserts that bypass `_insert_booking` (demo
+    data): a draw repeats one in about a billion, which the unique index would refuse."""
+    while True:
+        reference = new_reference()
+        if not _reference_taken(reference):
+            return reference
+
+
 def new_feed_token() -> str:
     return secrets.token_urlsafe(24)
 

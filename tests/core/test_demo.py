@@ -1,4 +1,6 @@
 """`flask demo` (idempotent) and `flask create-admin`."""
+import itertools
+
 import pytest
 from sqlalchemy import func, select
 
@@ -125,3 +127,21 @@ def test_create_admin_refuses_bad_input(db, runner, make_user, email, password, 
     assert snapshot(db) == before
     db.session.expire_all()
     assert db.session.get(User, existing.id).role is Role.reception
+
+
+def test_demo_survives_reference_draws_that_repeat(db, runner, monkeypatch):
+    """Every booking reference the demo draws is first drawn again right after: each draw but the first
+    collides with the one before, so a demo that inserts a reference without checking it crashes on
+    the unique index (it did on PostgreSQL, by chance, once in four CI runs)."""
+    from reservations import operations
+    from reservations.models import Booking
+
+    counter = itertools.count()
+    monkeypatch.setattr(operations, "new_reference", lambda: f"R{next(counter) // 2:05d}")
+
+    result = run(runner, "demo")
+
+    assert result.exit_code == 0, result.output
+    references = db.session.scalars(select(Booking.reference)).all()
+    assert len(references) > 100 and len(set(references)) == len(references)
+    assert next(counter) > 2 * len(references) - 2  # the repeats were really drawn

@@ -33,3 +33,21 @@ def test_bench_activity_adds_exactly_what_is_asked_once(db, runner, app, login):
 def test_bench_activity_needs_devices_first(runner):
     result = runner.invoke(args=["bench-activity", "--sites", "2", "--loans", "10", "--bookings", "0", "--residents", "4"])
     assert result.exit_code != 0 and "bench-data" in result.output
+
+
+def test_bench_data_top_up_redraws_a_serial_number_already_taken(db, runner, monkeypatch):
+    """A top-up on fewer sites numbers its devices from that subset's count: forced to draw the same
+    token, its first serial number is one the first run inserted, and the unique index would refuse it."""
+    from loans import bench
+
+    monkeypatch.setattr(bench, "seed_token", lambda rng: "AAAA")
+    assert runner.invoke(args=["bench-data", "--sites", "3", "--devices", "30"]).exit_code == 0
+    tokens = iter(["AAAA"] + [f"T{n:03d}" for n in range(100)])
+    monkeypatch.setattr(bench, "seed_token", lambda rng: next(tokens))
+
+    result = runner.invoke(args=["bench-data", "--sites", "2", "--devices", "40"])
+
+    assert result.exit_code == 0, result.output
+    serials = db.session.scalars(select(Device.serial_number)).all()
+    assert len(serials) == 50 and len(set(serials)) == 50
+    assert "BENCH-T000-20" in serials
