@@ -7,7 +7,9 @@ DEFAULT_SECRET_KEY = "dev-not-secret-change-me"
 
 class Defaults:
     SECRET_KEY = DEFAULT_SECRET_KEY
-    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+    # Unset: the local address on PORT (what `bin/demo` serves on, 5000 by default), see finish_config.
+    PUBLIC_BASE_URL = ""
+    PORT = 5000
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     # Slow users must not lose a form to an expiry: the token lives as long as the session.
     WTF_CSRF_TIME_LIMIT = None
@@ -36,6 +38,7 @@ ENV_KEYS = {
     "RATELIMIT_STORAGE_URI": str,
     "TRUSTED_HOSTS": str,
     "PROXY_FIX_HOPS": int,
+    "PORT": int,
 }
 
 
@@ -54,7 +57,9 @@ def load_config(app, test_config=None):
 
 def finish_config(app):
     cfg = app.config
-    cfg["PUBLIC_BASE_URL"] = cfg["PUBLIC_BASE_URL"].rstrip("/")
+    # Labels and residents' private links carry this address: without one configured, it is the
+    # port the local server listens on, or they would point at a port nothing answers on.
+    cfg["PUBLIC_BASE_URL"] = (cfg.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{cfg['PORT']}").rstrip("/")
     if not cfg.get("SQLALCHEMY_DATABASE_URI"):
         cfg["SQLALCHEMY_DATABASE_URI"] = cfg.get("DATABASE_URL") or (
             "sqlite:///" + os.path.join(app.instance_path, "centres.sqlite3")

@@ -155,3 +155,23 @@ def test_staff_pages_are_not_cached(client, make_site, make_user, login):
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_public_address_follows_the_port_served_on(monkeypatch, tmp_path):
+    """`PORT=5101 bin/demo`: without PUBLIC_BASE_URL, labels and private links say :5101, not :5000."""
+    from loans.labels import label_url
+
+    monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/env.db")
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    monkeypatch.setenv("PORT", "5101")
+    app = create_app()
+    assert app.config["PUBLIC_BASE_URL"] == "http://127.0.0.1:5101"
+    with app.test_request_context():
+        assert label_url("abc234") == "HTTP://127.0.0.1:5101/D/ABC234"  # upper case: a denser QR code
+
+    monkeypatch.delenv("PORT")
+    assert create_app().config["PUBLIC_BASE_URL"] == "http://127.0.0.1:5000"
+    monkeypatch.setenv("PORT", "5101")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://pret.example.org")
+    assert create_app().config["PUBLIC_BASE_URL"] == "https://pret.example.org"
