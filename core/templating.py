@@ -1,15 +1,35 @@
 """Template helpers: French dates for Europe/Paris, navigation by role."""
+import re
+from datetime import datetime, timezone
+
 from flask_babel import format_date, format_datetime, format_time
 from flask_login import current_user
 
+from .clock import PARIS
 from .models import Role
+
+# A day number written before the month's name ("d MMMM", "d MMM"), not inside "dd" nor a quoted literal.
+_DAY_BEFORE_MONTH = re.compile(r"(?<![d'])d(?= MMM)")
+
+
+def french_date(value, pattern: str = "EEEE d MMMM y") -> str:
+    """A date (or an instant, shown in Paris) as French writes it: "1er novembre", not CLDR's "1 novembre".
+
+    Every date shown with its month's name goes through here.
+    """
+    if value is None:
+        return ""
+    day = value
+    if isinstance(value, datetime):
+        day = (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(PARIS)
+    if day.day == 1:
+        pattern = _DAY_BEFORE_MONTH.sub("d'er'", pattern)
+    return format_datetime(value, pattern) if isinstance(value, datetime) else format_date(value, pattern)
 
 
 def register(app):
-    app.jinja_env.filters["date_fr"] = lambda value: format_date(value, "EEEE d MMMM y") if value else ""
-    app.jinja_env.filters["datetime_fr"] = (
-        lambda value: format_datetime(value, "EEEE d MMMM y 'à' HH:mm") if value else ""
-    )
+    app.jinja_env.filters["date_fr"] = lambda value: french_date(value, "EEEE d MMMM y")
+    app.jinja_env.filters["datetime_fr"] = lambda value: french_date(value, "EEEE d MMMM y 'à' HH:mm")
     app.jinja_env.filters["time_fr"] = lambda value: format_time(value, "HH:mm") if value else ""
     app.jinja_env.filters["short_date"] = lambda value: format_date(value, "dd/MM/y") if value else ""
 

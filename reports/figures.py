@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from core.clock import PARIS
 from core.extensions import db
+from core.templating import french_date
 from loans.models import DeviceKind, DeviceStatus
 
 from . import capacity as capacitylib
@@ -299,7 +300,7 @@ class Bucket:
 
     @property
     def label(self) -> str:
-        return format_date(self.first, "d MMM")
+        return french_date(self.first, "d MMM")
 
 
 def buckets_of(window: Window):
@@ -587,5 +588,5 @@ def funder(sites, year: int, today: date, all_sites: bool) -> FunderReport:
 def _quarter_name(quarter: Period, window: Window) -> str:
     name = str(quarter.label)
     if window.last < quarter.last:
-        name += " " + str(_l("(jusqu'au %(day)s)", day=format_date(window.last, "d MMMM")))
+        name += " " + str(_l("(jusqu'au %(day)s)", day=french_date(window.last, "d MMMM")))
     return name

@@ -22,6 +22,7 @@ from flask_babel import format_date
 from flask_babel import gettext as _
 
 from core.clock import PARIS, local_now
+from core.templating import french_date
 
 EARLIEST = date(2000, 1, 1)
 MAX_CUSTOM_DAYS = 366 * 10
@@ -162,15 +163,16 @@ class Period:
             return _("%(n)s trimestre %(year)s", n=_("1er") if number == 1 else _("%(n)se", n=number), year=self.first.year)
         if self.kind == "year":
             return _("année %(year)s", year=self.first.year)
-        return _("du %(first)s au %(last)s", first=format_date(self.first, "d MMMM y"), last=format_date(self.last, "d MMMM y"))
+        return _("du %(first)s au %(last)s", first=french_date(self.first, "d MMMM y"), last=french_date(self.last, "d MMMM y"))
 
 
 def window_label(window: Window) -> str:
     if window.empty:
         return _("aucun jour")
     if window.first == window.last:
-        return format_date(window.first, "d MMMM y")
-    return _("du %(first)s au %(last)s", first=format_date(window.first, "d MMMM y"), last=format_date(window.last, "d MMMM y"))
+        # Read after "chiffres" and "comparés à ceux": "du 1er novembre 2026".
+        return _("du %(day)s", day=french_date(window.first, "d MMMM y"))
+    return _("du %(first)s au %(last)s", first=french_date(window.first, "d MMMM y"), last=french_date(window.last, "d MMMM y"))
 
 
 def parse_key(raw: str) -> Period:

@@ -16,6 +16,7 @@ from core import csv_export
 from core.authz import admin_required, get_site_or_404, staff_required
 from core.extensions import db
 from core.models import Role, Site
+from core.templating import french_date
 
 from . import charts, figures, periods, queries
 
@@ -57,7 +58,7 @@ def report_number(value, kind="int"):
     if kind == "int":
         return format_decimal(value, "#,##0")
     if kind == "date":
-        return format_date(value, "d MMM y")
+        return french_date(value, "d MMM y")
     return value
 
 
@@ -185,7 +186,7 @@ def funder():
     sites = _sites_for_reports()
     report = figures.funder(sites, year, periods.today(), all_sites=current_user.is_admin)
     return render_template("reports/funder.html", report=report, error=None, sites=sites,
-                           today_label=format_date(periods.today(), "d MMMM y"), **_funder_context())
+                           today_label=french_date(periods.today(), "d MMMM y"), **_funder_context())
 
 
 @bp.get("/rapports/financeur.csv")
@@ -267,7 +268,7 @@ def _site_charts(dashboard):
 
 
 def _day(value):
-    return format_date(value, "d MMMM")
+    return french_date(value, "d MMMM")
 
 
 def _slug(text):

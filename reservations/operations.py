@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app
-from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +24,7 @@ from core.clock import PARIS
 from core.db import is_unique_violation
 from core.extensions import db
 from core.models import Site, User
+from core.templating import french_date
 
 from . import slots as slotlib
 from .identity import Contact
@@ -476,7 +476,7 @@ def _other_workshop(room_id: int, starts_at: datetime, ends_at: datetime, except
 
 
 def _when(day: date) -> str:
-    return format_date(day, "EEEE d MMMM")
+    return french_date(day, "EEEE d MMMM")
 
 
 def create_workshops(actor, room: Room, data: WorkshopData, day: date, starts: time, ends: time, repeat_weeks: int = 0) -> list[Workshop]:

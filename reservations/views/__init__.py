@@ -2,10 +2,10 @@
 from datetime import date, datetime
 
 from flask import Blueprint, abort
-from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 
 from core.clock import PARIS
+from core.templating import french_date
 
 from .. import models  # noqa: F401  (tables known to the app and to Alembic)
 
@@ -22,7 +22,7 @@ def say_time(value) -> str:
 
 
 def say_day(value) -> str:
-    """mardi 1 décembre (the year only when it is not this year's)."""
+    """mardi 1er décembre (the year only when it is not this year's)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -30,7 +30,7 @@ def say_day(value) -> str:
     from core import clock
 
     pattern = "EEEE d MMMM" if value.year == clock.local_now().year else "EEEE d MMMM y"
-    return format_date(value, pattern)
+    return french_date(value, pattern)
 
 
 def parse_day(raw: str | None, default: date | None = None) -> date:

@@ -37,7 +37,7 @@ def test_a_manager_reads_downloads_and_prints_reports(app, db, march, page, chec
         page.get_by_role("link", name="Centre A").click()
         # The clock is on 10 April 2026: by default, April so far (1-9 April), compared with 1-9 March.
         expect(page.locator(".period-summary")).to_contain_text("avril 2026")
-        expect(page.locator(".period-summary")).to_contain_text("du 1 mars 2026 au 9 mars 2026")
+        expect(page.locator(".period-summary")).to_contain_text("du 1er mars 2026 au 9 mars 2026")
         check_accessibility(page, "tableau de bord, avril")
 
         # Another period from the list.

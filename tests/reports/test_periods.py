@@ -84,7 +84,7 @@ def test_labels_and_choices():
     assert Period.quarter(2026, 1).label == "1er trimestre 2026"
     assert Period.quarter(2025, 4).label == "4e trimestre 2025"
     assert Period.year(2025).label == "année 2025"
-    assert Period.custom(date(2026, 3, 1), date(2026, 3, 15)).label == "du 1 mars 2026 au 15 mars 2026"
+    assert Period.custom(date(2026, 3, 1), date(2026, 3, 15)).label == "du 1er mars 2026 au 15 mars 2026"
     groups = dict(periods.choices(TODAY))
     assert groups["Mois"][0] == Period.month(2026, 4) and len(groups["Mois"]) == 24
     assert groups["Trimestres"][0] == Period.quarter(2026, 2) and groups["Trimestres"][-1] == Period.quarter(2024, 3)

@@ -80,7 +80,7 @@ def test_the_funder_report_of_a_manager_covers_their_sites(march, client_for):
 def test_the_dashboard_shows_the_figures_charts_and_definitions(march, client_for):
     response = client_for(march.manager_a).get(f"/rapports/structures/{march.a.id}{MARCH}")
     text = page_text(response)
-    assert "mars 2026" in text and "du 1 février 2026 au 28 février 2026" in text
+    assert "mars 2026" in text and "du 1er février 2026 au 28 février 2026" in text
     row = re.search(r"Jours de prêt<span.*?</th>\s*<td class=\"num\">(.*?)</td>\s*<td class=\"num\">(.*?)</td>\s*<td class=\"num change\">(.*?)</td>", text, re.S)
     assert row.groups() == ("52", "9", "+477,8\u202f%")  # (52 − 9) / 9
     rate = re.search(r"Taux d'usage des équipements de la structure<span.*?<td class=\"num\">(.*?)</td>\s*<td class=\"num\">(.*?)</td>\s*<td class=\"num change\">(.*?)</td>", text, re.S)
@@ -90,7 +90,7 @@ def test_the_dashboard_shows_the_figures_charts_and_definitions(march, client_fo
         svg = re.search(rf'<svg class="chart[^"]*"[^>]*role="img"[^>]*aria-labelledby="{chart_id}-titre {chart_id}-desc"', text)
         assert svg, chart_id
         assert re.search(rf'<desc id="{chart_id}-desc">[^<]{{20,}}</desc>', text), chart_id
-    assert "4 prêts commencés du 1 mars 2026 au 31 mars 2026, au plus 2 la semaine du 2 mars." in text
+    assert "4 prêts commencés du 1er mars 2026 au 31 mars 2026, au plus 2 la semaine du 2 mars." in text
     assert "Ordinateur portable : 66,7\u202f% (période de comparaison : 10,7\u202f%)" in text
     # One bar per week with loans: the weeks of 2 and 23 March.
     loans_svg = text[text.index('aria-labelledby="graphique-prets-titre'):]
@@ -132,8 +132,8 @@ def test_an_unknown_table_is_not_found(march, client_for):
 
 def test_the_loans_table_as_csv_for_french_excel(march, client_for):
     rows = read_csv(client_for(march.manager_a).get(f"/rapports/structures/{march.a.id}/prets.csv{MARCH}"))
-    assert rows[0] == ["Indicateur", "Période (du 1 mars 2026 au 31 mars 2026)",
-                       "Période de comparaison (du 1 février 2026 au 28 février 2026)", "Évolution (%)", "Évolution (points de %)"]
+    assert rows[0] == ["Indicateur", "Période (du 1er mars 2026 au 31 mars 2026)",
+                       "Période de comparaison (du 1er février 2026 au 28 février 2026)", "Évolution (%)", "Évolution (points de %)"]
     by_label = {row[0]: row[1:] for row in rows[1:]}
     assert by_label["Prêts commencés"] == ["4", "1", "300,0", ""]
     assert by_label["Jours de prêt"] == ["52", "9", "477,8", ""]
@@ -163,11 +163,11 @@ def test_the_network_view_adds_up_the_sites(march, client_for):
     rows = read_csv(admin.get(f"/rapports/reseau.csv{MARCH}"))
     header, by_site = rows[0], {row[0]: row for row in rows[1:]}
     column = {name: i for i, name in enumerate(header)}
-    started = column["Prêts commencés – du 1 mars 2026 au 31 mars 2026"]
-    reached = column["Personnes touchées – du 1 mars 2026 au 31 mars 2026"]
+    started = column["Prêts commencés – du 1er mars 2026 au 31 mars 2026"]
+    reached = column["Personnes touchées – du 1er mars 2026 au 31 mars 2026"]
     assert [by_site[name][started] for name in ("Centre A", "Centre B", "Total du réseau")] == ["4", "1", "5"]
     assert [by_site[name][reached] for name in ("Centre A", "Centre B", "Total du réseau")] == ["6", "2", "8"]
-    use = column["Taux d'usage des équipements (%) – du 1 mars 2026 au 31 mars 2026"]
+    use = column["Taux d'usage des équipements (%) – du 1er mars 2026 au 31 mars 2026"]
     # A: 52 / 126; B: LB 4 days out of 31 (created 5 January) → total 56 / 157.
     assert [by_site[name][use] for name in ("Centre A", "Centre B", "Total du réseau")] == ["41,3", "12,9", "35,7"]
 
