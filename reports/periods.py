@@ -20,11 +20,14 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from flask_babel import format_date
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from core.clock import PARIS, local_now
 from core.templating import french_date
 
 EARLIEST = date(2000, 1, 1)
+# Days of figures the current month needs before the reports open on it.
+DEFAULT_MONTH_MIN_DAYS = 7
 MAX_CUSTOM_DAYS = 366 * 10
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -111,9 +114,13 @@ class Period:
 
     @classmethod
     def default(cls, on: date | None = None) -> "Period":
-        """The month of yesterday: the current month, or the previous one on the 1st."""
-        yesterday = (on or today()) - timedelta(days=1)
-        return cls.month(yesterday.year, yesterday.month)
+        """The current month once it has a week of figures; before that, the last complete month
+        (on the 2nd, one day of figures against a whole month would mislead)."""
+        day = on or today()
+        if day.day - 1 >= DEFAULT_MONTH_MIN_DAYS:
+            return cls.month(day.year, day.month)
+        previous = _add_months(day.replace(day=1), -1)
+        return cls.month(previous.year, previous.month)
 
     # --- what is counted -----------------------------------------------------------------------
 
@@ -255,6 +262,25 @@ def from_args(args) -> Period:
     if args.get("periode"):
         return parse_key(args["periode"])
     return Period.default()
+
+
+def default_note(on: date | None = None) -> str | None:
+    """Why the reports open on the last complete month rather than the current one, if they do."""
+    day = on or today()
+    current = Period.month(day.year, day.month)
+    if Period.default(day) == current:
+        return None
+    days = day.day - 1
+    return ngettext(
+        "Le mois en cours n'a encore que %(num)s jour de chiffres : le rapport s'ouvre sur le dernier mois complet, %(month)s. "
+        "Pour voir %(current)s, choisissez-le dans la liste.",
+        "Le mois en cours n'a encore que %(num)s jours de chiffres : le rapport s'ouvre sur le dernier mois complet, %(month)s. "
+        "Pour voir %(current)s, choisissez-le dans la liste.",
+        days, month=Period.default(day).label, current=current.label,
+    ) if days else _(
+        "Le mois en cours n'a pas encore de chiffres : le rapport s'ouvre sur le dernier mois complet, %(month)s.",
+        month=Period.default(day).label,
+    )
 
 
 def choices(on: date | None = None) -> list[tuple[str, list[Period]]]:

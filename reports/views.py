@@ -90,9 +90,11 @@ def _form_context(period, errors):
     choices = periods.choices()
     if period and period.kind != "custom" and all(period != item for _group, items in choices for item in items):
         choices = [(_("Période affichée"), [period]), *choices]  # an older period asked in the URL stays selected
+    asked = any(request.args.get(key) for key in ("periode", "du", "au"))
     return {
         "period": period,
         "errors": errors,
+        "default_note": None if asked or errors else periods.default_note(),
         "choices": choices,
         "typed": {"du": request.args.get("du", ""), "au": request.args.get("au", ""), "periode": request.args.get("periode", "")},
     }
@@ -109,7 +111,7 @@ def _sites_for_reports():
 @staff_required(Role.manager)
 def index():
     sites = _sites_for_reports()
-    return render_template("reports/index.html", sites=sites, period=periods.Period.default())
+    return render_template("reports/index.html", sites=sites, period=periods.Period.default(), default_note=periods.default_note())
 
 
 @bp.get("/rapports/structures/<int:site_id>")

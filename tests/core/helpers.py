@@ -14,6 +14,12 @@ def page_text(response) -> str:
     return html.unescape(response.get_data(as_text=True))
 
 
+def visible_text(response) -> str:
+    """What a person reads, as one line: tags removed, spaces collapsed ("Période : avril 2026")."""
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", response.get_data(as_text=True), flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", body))).replace(" ,", ",").replace(" .", ".")
+
+
 def _attribute(tag: str, name: str) -> str | None:
     found = re.search(rf'\b{name}="([^"]*)"', tag)
     return html.unescape(found.group(1)) if found else None

@@ -23,9 +23,14 @@ def test_calendar_periods_from_the_query_string():
     assert periods.from_args(MultiDict({"periode": "2026-T1"})) == Period("quarter", date(2026, 1, 1), date(2026, 3, 31))
     assert periods.from_args(MultiDict({"periode": "2025"})) == Period("year", date(2025, 1, 1), date(2025, 12, 31))
     assert periods.from_args(MultiDict({"du": "03/02/2026", "au": "2026-02-20"})) == Period("custom", date(2026, 2, 3), date(2026, 2, 20))
-    # Nothing asked: the month of yesterday.
+    # Nothing asked: the current month once it has a week of figures (9 days on 10 April), before
+    # that the last complete month.
     assert periods.from_args(MultiDict()) == Period.month(2026, 4)
     assert Period.default(date(2026, 5, 1)) == Period.month(2026, 4)
+    assert Period.default(date(2026, 5, 2)) == Period.month(2026, 4)
+    assert Period.default(date(2026, 5, 7)) == Period.month(2026, 4)
+    assert Period.default(date(2026, 5, 8)) == Period.month(2026, 5)
+    assert Period.default(date(2026, 1, 3)) == Period.month(2025, 12)
 
 
 @pytest.mark.parametrize("period, current, previous", [

@@ -7,10 +7,11 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from sqlalchemy import insert, select
 
+from core import clock
 from core.clock import PARIS
 from loans.models import Device, Loan, LoanOutcome
 from reservations.models import Booking, BookingState
-from tests.core.helpers import field_error, page_text
+from tests.core.helpers import field_error, page_text, visible_text
 
 MARCH = "?periode=2026-03"
 
@@ -253,3 +254,22 @@ def test_the_device_page_shows_its_figures(march, client_for):
 def test_an_older_period_stays_selected_in_the_list(march, client_for):
     body = client_for(march.manager_a).get(f"/rapports/structures/{march.a.id}?periode=2019-T2").get_data(as_text=True)
     assert re.search(r'<optgroup label="Période affichée">\s*<option value="2019-T2" selected>2e trimestre 2019</option>', body)
+
+
+def test_early_in_a_month_the_dashboard_opens_on_the_last_complete_month_and_says_so(march, client_for):
+    client = client_for(march.manager_a)
+    with clock.frozen(datetime(2026, 5, 2, 9, 0, tzinfo=PARIS)):
+        text = visible_text(client.get(f"/rapports/structures/{march.a.id}"))
+        home = visible_text(client.get("/rapports"))
+        may = visible_text(client.get(f"/rapports/structures/{march.a.id}?periode=2026-05"))
+    assert "Période : avril 2026" in text
+    note = ("Le mois en cours n'a encore que 1 jour de chiffres : le rapport s'ouvre sur le dernier mois complet, avril 2026. "
+            "Pour voir mai 2026, choisissez-le dans la liste.")
+    assert note in text and note in home
+    # Asked for, the month in progress shows its one day, "du 1er mai", and no note.
+    assert "Période : mai 2026" in may and note not in may
+    assert "chiffres du 1er mai 2026 (arrêtés à hier soir), comparés à ceux du 1er avril 2026." in may
+
+    with clock.frozen(datetime(2026, 5, 8, 9, 0, tzinfo=PARIS)):
+        text = visible_text(client.get(f"/rapports/structures/{march.a.id}"))
+    assert "Période : mai 2026" in text and "n'a encore que" not in text
