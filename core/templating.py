@@ -2,6 +2,7 @@
 import re
 from datetime import datetime, timezone
 
+import phonenumbers
 from flask_babel import format_date, format_datetime, format_time
 from flask_login import current_user
 
@@ -27,7 +28,32 @@ def french_date(value, pattern: str = "EEEE d MMMM y") -> str:
     return format_datetime(value, pattern) if isinstance(value, datetime) else format_date(value, pattern)
 
 
+def _parsed_phone(raw):
+    try:
+        number = phonenumbers.parse(raw or "", "FR")
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None
+
+
+def phone_display(raw: str | None) -> str:
+    """A phone number as French people write it ("03 21 00 00 00"), however it was typed; a number
+    that is not one is shown as typed."""
+    number = _parsed_phone(raw)
+    if number is None:
+        return raw or ""
+    national = number.country_code == 33
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL if national else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def phone_href(raw: str | None) -> str:
+    """The tel: link of a phone number: its digits as displayed (like the residents' links)."""
+    return "tel:" + "".join(ch for ch in phone_display(raw) if ch.isdigit() or ch == "+")
+
+
 def register(app):
+    app.jinja_env.filters["phone"] = phone_display
+    app.jinja_env.filters["tel"] = phone_href
     app.jinja_env.filters["date_fr"] = lambda value: french_date(value, "EEEE d MMMM y")
     app.jinja_env.filters["datetime_fr"] = lambda value: french_date(value, "EEEE d MMMM y 'à' HH:mm")
     app.jinja_env.filters["time_fr"] = lambda value: format_time(value, "HH:mm") if value else ""

@@ -19,6 +19,7 @@ from sqlalchemy.orm import contains_eager
 
 from core.extensions import db
 from core.models import Site, User
+from core.templating import phone_display
 
 from . import queries
 from .models import Device
@@ -189,7 +190,7 @@ def build_labels(devices: list[Device]) -> list[Label]:
             grouped_tag=grouped(d.tag),
             svg=qr_svg(label_url(d.tag), label=_("Code QR de l'équipement %(tag)s", tag=d.tag)),
             site_name=d.home_site.name,
-            site_phone=d.home_site.phone,
+            site_phone=phone_display(d.home_site.phone),
         )
         for d in devices
     ]

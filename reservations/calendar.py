@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from flask import Response, current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from icalendar import Calendar, Event
 from sqlalchemy import select
 
@@ -47,6 +48,12 @@ def booking_calendar(booking: Booking) -> Calendar:
         summary = _("Salle informatique – %(site)s", site=site.name)
     if booking.is_cancelled:
         event.add("status", "CANCELLED")
+    elif booking.is_waiting:
+        # Not a place yet: tentative, and said in the title (a calendar may not show the status).
+        event.add("status", "TENTATIVE")
+        summary = _("Liste d'attente – %(summary)s", summary=summary)
+    else:
+        event.add("status", "CONFIRMED")
     event.add("summary", summary)
     event.add("location", f"{site.name}, {room.name}, {site.address}, {site.postcode} {site.town}")
     event.add("description", _("Numéro de réservation : %(ref)s", ref=booking.reference))
@@ -71,7 +78,8 @@ def room_calendar(room: Room) -> Calendar:
         event.add("dtstamp", stamp)
         event.add("dtstart", slot.starts_at)
         event.add("dtend", slot.ends_at)
-        event.add("summary", _("Accès libre : %(n)s poste(s) réservé(s) sur %(total)s", n=slot.booked, total=room.workstations))
+        event.add("summary", ngettext("Accès libre : %(num)s poste réservé sur %(total)s", "Accès libre : %(num)s postes réservés sur %(total)s", slot.booked,
+                                       total=room.workstations))
         cal.add_component(event)
     for workshop in period.workshops.get(room.id, []):
         event = Event()

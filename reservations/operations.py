@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -259,7 +260,8 @@ def book_seat(room_id: int, starts_at: datetime, first_name: str, contact: Conta
     )
     if upcoming >= limit:
         raise ReservationError(
-            _("Vous avez déjà %(n)s réservations à venir dans ce centre. C'est le maximum. Annulez-en une pour en faire une autre.", n=upcoming)
+            ngettext("Vous avez déjà %(num)s réservation à venir dans ce centre. C'est le maximum. Annulez-la pour en faire une autre.",
+                     "Vous avez déjà %(num)s réservations à venir dans ce centre. C'est le maximum. Annulez-en une pour en faire une autre.", upcoming)
         )
     if slot.free <= 0:
         raise FullError(_("Ce créneau est complet. Choisissez une autre heure."))
@@ -287,6 +289,12 @@ def book_seat(room_id: int, starts_at: datetime, first_name: str, contact: Conta
 def confirmed_count(workshop_id: int) -> int:
     return db.session.scalar(
         select(func.count()).where(Booking.workshop_id == workshop_id, Booking.state == BookingState.confirmed)
+    )
+
+
+def waiting_count(workshop_id: int) -> int:
+    return db.session.scalar(
+        select(func.count()).where(Booking.workshop_id == workshop_id, Booking.state == BookingState.waiting)
     )
 
 
@@ -321,7 +329,7 @@ def register(workshop_id: int, first_name: str, contact: Contact, actor=None) ->
         )
     )
     if already:
-        raise ReservationError(_("Vous êtes déjà inscrit à cet atelier (ou sur sa liste d'attente)."))
+        raise ReservationError(_("Vous avez déjà une place à cet atelier, ou vous êtes sur sa liste d'attente."))
     state = BookingState.confirmed if confirmed_count(workshop.id) < workshop.places else BookingState.waiting
     booking, token = _insert_booking(
         site_id=workshop.site_id,
@@ -486,7 +494,7 @@ def create_workshops(actor, room: Room, data: WorkshopData, day: date, starts: t
     lock_site(room.site_id)
     room = db.session.get(Room, room.id, populate_existing=True)
     if data.places > room.workstations:
-        raise ReservationError(_("La salle a %(n)s postes : pas plus de %(n)s places.", n=room.workstations))
+        raise ReservationError(ngettext("La salle a %(num)s poste : pas plus de %(num)s place.", "La salle a %(num)s postes : pas plus de %(num)s places.", room.workstations))
     at = clock.now()
     occurrences = []
     for week in range(repeat_weeks + 1):
@@ -552,11 +560,12 @@ def update_workshop(actor, workshop_id: int, data: WorkshopData) -> list[Booking
         raise ReservationError(_("Cet atelier est annulé."))
     room = workshop.room
     if data.places > room.workstations:
-        raise ReservationError(_("La salle a %(n)s postes : pas plus de %(n)s places.", n=room.workstations))
+        raise ReservationError(ngettext("La salle a %(num)s poste : pas plus de %(num)s place.", "La salle a %(num)s postes : pas plus de %(num)s places.", room.workstations))
     taken = confirmed_count(workshop.id)
     if data.places < taken:
         raise ReservationError(
-            _("%(n)s personnes sont déjà inscrites : gardez au moins %(n)s places.", n=taken)
+            ngettext("%(num)s personne est déjà inscrite : gardez au moins %(num)s place.",
+                     "%(num)s personnes sont déjà inscrites : gardez au moins %(num)s places.", taken)
         )
     seats = _max_seat_bookings(room.id, workshop.starts_at, workshop.ends_at)
     if data.places > workshop.places and seats + data.places > room.workstations:

@@ -6,6 +6,7 @@ a limited page (what the device is and where it belongs), never its history, not
 """
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
@@ -294,5 +295,5 @@ def inventory_import_confirm():
         return _render_import(ImportForm(formdata=None), preview, error=str(exc), status=409)
     db.session.delete(draft)
     db.session.commit()
-    flash(_("%(n)s équipements importés depuis %(name)s.", n=count, name=preview.filename or "le fichier"), "success")
+    flash(ngettext("%(num)s équipement importé depuis %(name)s.", "%(num)s équipements importés depuis %(name)s.", count, name=preview.filename or "le fichier"), "success")
     return redirect(url_for("loans.inventory"))

@@ -176,7 +176,7 @@ def public_join_workshop(workshop_id):
         else:
             db.session.commit()
             if booking.is_confirmed:
-                flash(_("C'est fait ! Vous êtes inscrit à l'atelier."), "success")
+                flash(_("C'est fait ! Votre place à l'atelier est réservée."), "success")
             else:
                 flash(_("L'atelier est complet. Vous êtes sur la liste d'attente."), "info")
             return redirect(url_for("reservations.public_booking", token=token))
@@ -185,6 +185,7 @@ def public_join_workshop(workshop_id):
     taken = operations.confirmed_count(workshop.id)
     return render_template(
         "reservations/public/join_workshop.html", workshop=workshop, site=workshop.site, left=max(0, workshop.places - taken),
+        waiting=operations.waiting_count(workshop.id) if taken >= workshop.places else 0,
         form=form, error=error, started=workshop.starts_at <= clock.now(),
     ), status
 

@@ -3,6 +3,7 @@ from datetime import datetime, timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
@@ -160,7 +161,7 @@ def holidays_add(site_id):
     if EmptyForm().validate_on_submit():
         added = operations.add_public_holidays(current_user, site.id, year)
         db.session.commit()
-        flash(_("%(n)s jours fériés ajoutés pour %(year)s.", n=added, year=year), "success")
+        flash(ngettext("%(num)s jour férié ajouté pour %(year)s.", "%(num)s jours fériés ajoutés pour %(year)s.", added, year=year), "success")
     return redirect(url_for("reservations.closures", site_id=site.id))
 
 
@@ -191,7 +192,7 @@ def _render_day(room, day, form, error, status):
     ).all()
     at = clock.now()
     form.slot.choices = [
-        SelectChoice(s.starts_at.isoformat(), f"{say_time(s.starts_at)} – {s.free} place(s)")
+        SelectChoice(s.starts_at.isoformat(), f"{say_time(s.starts_at)} – " + ngettext("%(num)s place", "%(num)s places", s.free))
         for s in slots if s.free and s.ends_at > at
     ]
     return render_template(

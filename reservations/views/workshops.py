@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -147,7 +148,8 @@ def workshop_cancel(workshop_id):
             flash(str(exc), "error")
         else:
             db.session.commit()
-            flash(_("Atelier annulé. %(n)s inscription(s) annulée(s) : prévenez les personnes.", n=n), "success")
+            flash(ngettext("Atelier annulé. %(num)s inscription annulée : prévenez la personne.",
+                           "Atelier annulé. %(num)s inscriptions annulées : prévenez les personnes.", n), "success")
     return redirect(url_for("reservations.workshop_detail", workshop_id=workshop.id))
 
 
@@ -195,7 +197,7 @@ def desk_register(workshop_id):
             return _render_detail(workshop, form, str(exc), 400)
         db.session.commit()
         if booking.is_confirmed:
-            flash(_("%(name)s est inscrit(e). Numéro : %(ref)s.", name=booking.first_name, ref=booking.reference), "success")
+            flash(_("Place réservée pour %(name)s. Numéro : %(ref)s.", name=booking.first_name, ref=booking.reference), "success")
         else:
             flash(_("Atelier complet : %(name)s est sur la liste d'attente (numéro %(ref)s).", name=booking.first_name, ref=booking.reference), "info")
         return redirect(url_for("reservations.workshop_detail", workshop_id=workshop.id))

@@ -177,7 +177,7 @@ def test_manager_creates_a_workshop_and_marks_attendance(app, db, frozen, make_s
         page.get_by_label("Prénom de la personne").fill("Monique")
         page.get_by_label("Son téléphone ou son e-mail").fill("07 11 22 33 44")
         page.get_by_role("button", name="Inscrire").click()
-        expect(page.get_by_text("Monique est inscrit(e)")).to_be_visible()
+        expect(page.get_by_text("Place réservée pour Monique")).to_be_visible()
         check_accessibility(page, "atelier inscrits")
         shot(page, "staff-3-inscrits")
 

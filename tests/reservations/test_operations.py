@@ -152,7 +152,7 @@ def test_full_workshop_puts_people_on_the_waiting_list_in_order(db, frozen, site
     assert [b.state for b in (first, second, third, fourth)] == [BookingState.confirmed] * 2 + [BookingState.waiting] * 2
     assert [operations.waiting_position(b) for b in (third, fourth)] == [1, 2]
     assert events(third) == [(BookingAction.joined_waiting_list, None)]
-    with pytest.raises(operations.ReservationError, match="déjà inscrit"):
+    with pytest.raises(operations.ReservationError, match="déjà une place à cet atelier"):
         operations.register(workshop.id, "Fatima", contact(3))
 
 
