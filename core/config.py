@@ -27,6 +27,8 @@ class Defaults:
     LOGIN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"
     LOGIN_LIMIT_PER_ADDRESS = "60 per 15 minutes"
     PROXY_FIX_HOPS = 0
+    # A staff session unused this long ends (not with "remember me"); 0 turns the idle timeout off.
+    STAFF_IDLE_TIMEOUT_MINUTES = 30
 
 
 ENV_KEYS = {
@@ -36,6 +38,7 @@ ENV_KEYS = {
     "RATELIMIT_STORAGE_URI": str,
     "TRUSTED_HOSTS": str,
     "PROXY_FIX_HOPS": int,
+    "STAFF_IDLE_TIMEOUT_MINUTES": int,
 }
 
 

@@ -24,8 +24,8 @@ csrf = CSRFProtect()
 babel = Babel()
 
 
-def _remote_address():
+def remote_address():
     return request.remote_addr or "unknown"
 
 
-limiter = Limiter(key_func=_remote_address, default_limits=[])
+limiter = Limiter(key_func=remote_address, default_limits=[])
