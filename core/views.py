@@ -124,7 +124,7 @@ def logout_everywhere():
         sessions.end_everywhere(current_user._get_current_object())
         db.session.commit()
         logout_user()
-        flash(_("Vous êtes déconnecté partout : sur cet appareil et sur tous les autres."), "success")
+        flash(_("Toutes vos sessions sont fermées, sur cet appareil et sur les autres."), "success")
     return redirect(url_for("main.home"))
 
 
@@ -291,9 +291,9 @@ def staff_logout_everywhere(user_id):
         db.session.commit()
         if user.id == current_user.id:
             logout_user()
-            flash(_("Vous êtes déconnecté partout : sur cet appareil et sur tous les autres."), "success")
+            flash(_("Toutes vos sessions sont fermées, sur cet appareil et sur les autres."), "success")
             return redirect(url_for("main.home"))
-        flash(_("%(name)s est déconnecté partout : il faudra se reconnecter.", name=user.name), "success")
+        flash(_("Toutes les sessions de %(name)s sont fermées : il faudra se reconnecter.", name=user.name), "success")
     return redirect(url_for("admin.staff"))
 
 

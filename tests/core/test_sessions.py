@@ -98,7 +98,7 @@ def test_log_out_everywhere_ends_the_other_sessions(app, client_for, make_user):
     page = home.get("/mot-de-passe")
     assert "Me déconnecter partout" in page_text(page)
     response = home.post("/deconnexion/partout", follow_redirects=True)
-    assert "Vous êtes déconnecté partout" in page_text(response)
+    assert "Toutes vos sessions sont fermées, sur cet appareil et sur les autres." in page_text(response)
 
     assert [is_logged_in(c) for c in (desk, home, phone)] == [False, False, False]
     assert sessions_of(user) == 0
@@ -113,7 +113,7 @@ def test_an_admin_logs_a_staff_member_out_everywhere(app, client_for, make_site,
     page = admin_client.get(f"/admin/personnel/{agent.id}/modifier")
     assert "Déconnecter partout" in page_text(page)
     response = admin_client.post(f"/admin/personnel/{agent.id}/deconnecter", follow_redirects=True)
-    assert "Sophie Accueil est déconnecté partout" in page_text(response)
+    assert "Toutes les sessions de Sophie Accueil sont fermées : il faudra se reconnecter." in page_text(response)
 
     assert not is_logged_in(desk) and not is_logged_in(home)
     assert is_logged_in(admin_client)
@@ -226,6 +226,7 @@ def test_a_form_sent_after_the_timeout_is_kept_through_a_new_login(app, db, make
     assert response.status_code == 401
     text = page_text(response)
     assert "Votre session est fermée" in text
+    assert "Personne n'a utilisé cet ordinateur pendant 30 minutes : pour votre sécurité, la session s'est fermée." in text
     assert "Ce que vous aviez saisi est conservé : reconnectez-vous, vérifiez puis envoyez-le à nouveau." in text
     assert "Centre social Agora" in text
     assert data(db) == before
@@ -239,7 +240,7 @@ def test_a_form_sent_after_the_timeout_is_kept_through_a_new_login(app, db, make
     assert {k: dict(hidden_inputs(wrong))[f"garde:{k}"] for k in SITE} == SITE
 
     resumed = desk.post(form_action(response), data={**dict(hidden_inputs(wrong)), "email": admin.email, "password": PASSWORD})
-    assert resumed.status_code == 200
+    assert resumed.status_code == 200 and "Connexion réussie" in page_text(resumed)
     assert "Ce que vous aviez saisi est conservé : vérifiez puis envoyez-le à nouveau." in page_text(resumed)
     assert form_action(resumed) == "/admin/structures/nouvelle"
     again = desk.post(form_action(resumed), data=dict(hidden_inputs(resumed)))
