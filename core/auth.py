@@ -13,12 +13,19 @@ from .models import User, find_user_by_email, normalise_email
 
 log = logging.getLogger("core.security")
 
-@functools.cache
 def _dummy_hash():
-    # Compared against when the e-mail is unknown, so a wrong e-mail costs as much time as a wrong password.
+    # Compared against when the e-mail is unknown, so a wrong e-mail costs as much time as a wrong password:
+    # hashed with the method real passwords use (User.set_password).
+    from flask import current_app
+
+    return _dummy_hash_for(current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
+
+
+@functools.cache
+def _dummy_hash_for(method):
     from werkzeug.security import generate_password_hash
 
-    return generate_password_hash("not-a-real-password")
+    return generate_password_hash("not-a-real-password", method=method)
 
 
 class AuthError(Exception):
