@@ -349,11 +349,17 @@ def test_the_address_limit_is_shared_by_processes_through_redis(database_url, re
     first, second = (create_app(base_config(database_url, **redis_storage)) for _process in range(2))
     for app in (first, second):
         app.test_client_class = IsolatedClient
-    for n in range(3):
-        for app in (first, second):
-            assert app.test_client().post("/connexion", data={"email": f"x{n}@example.org", "password": "faux-faux"}).status_code == 400
-    assert first.test_client().post("/connexion", data={"email": "y@example.org", "password": "faux-faux"}).status_code == 429
-    assert second.test_client().post("/connexion", data={"email": email, "password": PASSWORD}).status_code == 302
+    try:
+        for n in range(3):
+            for app in (first, second):
+                response = app.test_client().post("/connexion", data={"email": f"x{n}@example.org", "password": "faux-faux"})
+                assert response.status_code == 400
+        assert first.test_client().post("/connexion", data={"email": "y@example.org", "password": "faux-faux"}).status_code == 429
+        assert second.test_client().post("/connexion", data={"email": email, "password": PASSWORD}).status_code == 302
+    finally:
+        for app in (first, second):  # their connections, closed now rather than by the garbage collector
+            with app.app_context():
+                _db.engine.dispose()
     import redis
 
     assert list(redis.Redis.from_url(redis_storage["RATELIMIT_STORAGE_URI"]).scan_iter(f"*{redis_storage['RATELIMIT_KEY_PREFIX']}*"))

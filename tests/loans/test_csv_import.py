@@ -300,6 +300,8 @@ def test_codes_from_a_previous_export_are_kept_and_checked(db, two_sites, make_d
 # --- the draft between preview and confirmation ------------------------------------------------
 
 
+# The session must outlive the draft (2 hours) for the draft's own expiry to be what refuses.
+@pytest.mark.parametrize("app_config", [{"STAFF_IDLE_TIMEOUT_MINUTES": 0}])
 def test_confirmation_needs_the_uploaders_own_fresh_draft(app, db, two_sites, kinds, make_user, login, manager, monkeypatch):
     preview = upload(manager, make_csv([laptop("SN-1")]))
     token = dict(hidden_inputs(preview))["token"]
