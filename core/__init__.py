@@ -52,9 +52,10 @@ def _init_extensions(app):
     with app.app_context():
         configure_engine(db.engine)
 
-    from . import auth
+    from . import auth, sessions
 
     auth.init_login(login_manager)
+    app.after_request(sessions.write_after_request)
 
 
 def _register_blueprints(app):

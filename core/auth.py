@@ -13,12 +13,19 @@ from .models import User, find_user_by_email, normalise_email
 
 log = logging.getLogger("core.security")
 
-@functools.cache
 def _dummy_hash():
-    # Compared against when the e-mail is unknown, so a wrong e-mail costs as much time as a wrong password.
+    # Compared against when the e-mail is unknown, so a wrong e-mail costs as much time as a wrong password:
+    # hashed with the method real passwords use (User.set_password).
+    from flask import current_app
+
+    return _dummy_hash_for(current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
+
+
+@functools.cache
+def _dummy_hash_for(method):
     from werkzeug.security import generate_password_hash
 
-    return generate_password_hash("not-a-real-password")
+    return generate_password_hash("not-a-real-password", method=method)
 
 
 class AuthError(Exception):
@@ -26,22 +33,39 @@ class AuthError(Exception):
 
 
 def init_login(login_manager):
+    from . import sessions
+
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Connectez-vous pour accéder à cette page.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
+    # The session's key, looked up in staff_sessions: a logged-out, idle or ended session is refused.
+    login_manager.user_loader(sessions.load)
+    login_manager.unauthorized_handler(_unauthorized)
 
-    @login_manager.user_loader
-    def load_user(session_id):
-        # "id:version": a session made before a password change or a deactivation is refused.
-        try:
-            user_id, version = (int(part) for part in session_id.split(":"))
-        except (ValueError, AttributeError):
-            return None
-        user = db.session.get(User, user_id)
-        if user is None or not user.active or user.session_version != version:
-            return None
-        return user
+
+def _unauthorized():
+    from flask import flash, redirect, render_template
+    from flask_login import login_url
+
+    from . import sessions
+    from .security import kept_fields
+
+    if not sessions.expired_here():
+        flash(str(_l("Connectez-vous pour accéder à cette page.")), "info")
+        return redirect(login_url("auth.login", next_url=request.url))
+    minutes = int(sessions.idle_timeout().total_seconds() // 60) if sessions.idle_timeout() else 0
+    if request.method == "POST":
+        # As for an expired form (core/security.py): what was typed is kept, to send again after logging in.
+        from .forms import LoginForm
+
+        kept, retype = kept_fields()
+        return render_template(
+            "auth/session_expired.html", form=LoginForm(formdata=None), kept=kept, retype=retype, minutes=minutes,
+            action=login_url("auth.login", next_url=request.full_path.rstrip("?")),
+        ), 401
+    flash(str(_l("Votre session est fermée après %(n)s minutes sans activité. Reconnectez-vous.", n=minutes)), "info")
+    return redirect(login_url("auth.login", next_url=request.url))
 
 
 def authenticate(email: str, password: str) -> User:
@@ -66,8 +90,10 @@ def change_password(user: User, current: str, new: str) -> None:
     set_password(user, new)
 
 
-def set_password(user: User, new: str) -> None:
+def set_password(user: User, new: str, temporary: bool = False) -> None:
+    """`temporary`: chosen by an admin, to be changed at the next login (core.authz.staff_required)."""
     user.set_password(new)
+    user.must_change_password = temporary
     user.end_all_sessions()
     log.info("password changed user_id=%s", user.id)
 

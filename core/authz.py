@@ -8,7 +8,8 @@ which refuse (403) staff who do not belong to that site; admins see everything.
 import logging
 from functools import wraps
 
-from flask import abort, request
+from flask import abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from .extensions import db, login_manager
@@ -17,6 +18,9 @@ from .models import Role, Site
 log = logging.getLogger("core.security")
 
 ACCESS_ATTR = "access_policy"
+
+# What a person with a temporary password may still do.
+PASSWORD_CHANGE_ALLOWS = {"auth.change_password", "auth.logout", "auth.logout_everywhere"}
 
 
 def public(view):
@@ -33,6 +37,10 @@ def staff_required(*roles: Role):
         def wrapped(*args, **kwargs):
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
+            if current_user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ALLOWS:
+                # A temporary password chosen by an admin: nothing else until the person chose their own.
+                flash(_("Choisissez votre propre mot de passe pour continuer : le mot de passe provisoire ne sert qu'une fois."), "info")
+                return redirect(url_for("auth.change_password"))
             if roles and not current_user.is_admin and current_user.role not in roles:
                 refuse("role")
             return view(*args, **kwargs)

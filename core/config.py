@@ -29,6 +29,8 @@ class Defaults:
     LOGIN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"
     LOGIN_LIMIT_PER_ADDRESS = "60 per 15 minutes"
     PROXY_FIX_HOPS = 0
+    # A staff session unused this long ends (not with "remember me"); 0 turns the idle timeout off.
+    STAFF_IDLE_TIMEOUT_MINUTES = 30
 
 
 ENV_KEYS = {
@@ -39,6 +41,7 @@ ENV_KEYS = {
     "TRUSTED_HOSTS": str,
     "PROXY_FIX_HOPS": int,
     "PORT": int,
+    "STAFF_IDLE_TIMEOUT_MINUTES": int,
 }
 
 

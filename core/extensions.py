@@ -51,8 +51,8 @@ class _FrenchBabel(Babel):
 babel = _FrenchBabel()
 
 
-def _remote_address():
+def remote_address():
     return request.remote_addr or "unknown"
 
 
-limiter = Limiter(key_func=_remote_address, default_limits=[])
+limiter = Limiter(key_func=remote_address, default_limits=[])

@@ -3,7 +3,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Column, Enum, ForeignKey, Integer, String, Table, Text, func, select
+from sqlalchemy import Boolean, CheckConstraint, Column, Enum, ForeignKey, Integer, String, Table, Text, delete, false, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -67,16 +67,24 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(Enum(Role, name="role", native_enum=False, length=20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Bumped on password change or deactivation: every session carrying an older version dies.
+    # Bumped each time every session of the account is ended (password change, deactivation, "log out
+    # everywhere"); the sessions themselves are rows of staff_sessions, deleted at the same time.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
+    # A password an admin chose (new account, reset) is temporary: every staff page asks to change it.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sites: Mapped[list[Site]] = relationship(secondary=user_sites, back_populates="staff", order_by=Site.name)
 
-    # Flask-Login: the id stored in the session carries the session version.
+    # Flask-Login keeps get_id() in the session cookie and the remember cookie: the random key of this
+    # login's row in staff_sessions (core/sessions.py), never the bare user id, so that logging out
+    # (deleting the row) kills every copy of both cookies.
+    session_key = None
+    session_remember = False
+
     def get_id(self):
-        return f"{self.id}:{self.session_version}"
+        return self.session_key
 
     @property
     def is_active(self):
@@ -102,6 +110,8 @@ class User(UserMixin, db.Model):
 
     def end_all_sessions(self):
         self.session_version = (self.session_version or 1) + 1
+        if self.id is not None:
+            db.session.execute(delete(StaffSession).where(StaffSession.user_id == self.id))
 
     @property
     def site_ids(self) -> set[int]:
@@ -118,6 +128,22 @@ class User(UserMixin, db.Model):
 
     def __repr__(self):
         return f"<User {self.id} {self.role.value}>"
+
+
+class StaffSession(db.Model):
+    """One login of a staff member in one browser. Logging out deletes the row: a copy of the session or
+    remember cookie taken before is worth nothing after. Only a hash of the cookie's key is stored."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # "Remember me": the session outlives the browser (REMEMBER_COOKIE_DURATION) and has no idle timeout.
+    remember: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    # Refreshed at most once a minute (core/sessions.py), for the idle timeout.
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 
 def normalise_email(email: str) -> str:

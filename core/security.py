@@ -64,15 +64,26 @@ def error_page(error):
 
 def csrf_expired(error: CSRFError):
     log.warning("csrf refused user_id=%s endpoint=%s", getattr(current_user, "id", None), request.endpoint)
-    fields = list(request.form.items(multi=True))
-    kept = [(key, value) for key, value in fields if not _is_secret(key)]
-    retype = any(_is_secret(key) and key != "csrf_token" for key, _value in fields)
+    kept, retype = kept_fields()
     return (
         render_template(
             "errors/csrf.html", kept=kept, retype=retype, action=request.full_path.rstrip("?"), token=generate_csrf()
         ),
         400,
     )
+
+
+def kept_fields(prefix: str = "") -> tuple[list[tuple[str, str]], bool]:
+    """The posted fields to send again (never the token nor a password), and whether a password was dropped.
+    With a prefix, only the fields named with it, without it."""
+    fields = [(key[len(prefix):], value) for key, value in request.form.items(multi=True) if key.startswith(prefix)]
+    kept = [(key, value) for key, value in fields if not _is_secret(key)]
+    retype = any(_is_secret(key) and key != "csrf_token" for key, _value in fields)
+    return kept, retype
+
+
+# A form kept through a new login travels in the login form under this prefix (auth/session_expired.html).
+KEPT_PREFIX = "garde:"
 
 
 def _is_secret(key):

@@ -1,17 +1,20 @@
 """Pages of the kernel: public home, staff home, login, sites and staff administration."""
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from . import auth
+from . import auth, sessions
 from .authz import admin_required, get_site_or_404, public, staff_required
 from .extensions import db, limiter
 from .forms import ChangePasswordForm, EmptyForm, LoginForm, NewStaffForm, SiteForm, StaffForm
 from .models import Role, Site, User, normalise_email
+from .ratelimits import FailureLimit
+from .security import KEPT_PREFIX, kept_fields
 
 main_bp = Blueprint("main", __name__)
 auth_bp = Blueprint("auth", __name__)
@@ -59,8 +62,13 @@ def _safe_next(target: str | None) -> str:
 
 
 def _login_failed(response):
-    # Only failed attempts count towards the limits: a successful login redirects.
-    return response.status_code != 302
+    # Only failed attempts count towards the per-account limit.
+    return not g.get("login_succeeded")
+
+
+# Past this limit, failures from the address are refused, but the right password still gets in: the
+# computer room of a centre shares the desk's public address (core/ratelimits.py).
+address_failures = FailureLimit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], "login-address")
 
 
 @auth_bp.route("/connexion", methods=["GET", "POST"])
@@ -71,14 +79,9 @@ def _login_failed(response):
     methods=["POST"],
     deduct_when=_login_failed,
 )
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
-    methods=["POST"],
-    deduct_when=_login_failed,
-    scope="login-address",
-)
 def login():
-    if current_user.is_authenticated:
+    kept, _retype = kept_fields(KEPT_PREFIX)
+    if current_user.is_authenticated and not kept:
         return redirect(url_for("main.staff_home"))
     form = LoginForm()
     error = None
@@ -86,13 +89,21 @@ def login():
         try:
             user = auth.authenticate(form.email.data, form.password.data)
         except auth.AuthError as exc:
+            address_failures.count_failure()
             error = str(exc)
         else:
             db.session.commit()
-            login_user(user, remember=form.remember.data)
-            return redirect(_safe_next(request.args.get("next")))
+            sessions.start(user, remember=form.remember.data)
+            g.login_succeeded = True
+            target = _safe_next(request.args.get("next"))
+            if kept:
+                # A form whose session had ended: back to it, with what was typed, to send again.
+                return render_template("auth/resume.html", kept=kept, action=target, token=generate_csrf())
+            return redirect(target)
+    elif request.method == "POST":
+        address_failures.count_failure()
     status = 400 if request.method == "POST" else 200
-    return render_template("auth/login.html", form=form, error=error), status
+    return render_template("auth/login.html", form=form, error=error, kept=kept), status
 
 
 @auth_bp.post("/deconnexion")
@@ -100,8 +111,20 @@ def login():
 def logout():
     form = EmptyForm()
     if form.validate_on_submit():
-        logout_user()
+        sessions.end(current_user._get_current_object())
         flash(_("Vous êtes déconnecté."), "success")
+    return redirect(url_for("main.home"))
+
+
+@auth_bp.post("/deconnexion/partout")
+@staff_required()
+def logout_everywhere():
+    form = EmptyForm()
+    if form.validate_on_submit():
+        sessions.end_everywhere(current_user._get_current_object())
+        db.session.commit()
+        logout_user()
+        flash(_("Toutes vos sessions sont fermées, sur cet appareil et sur les autres."), "success")
     return redirect(url_for("main.home"))
 
 
@@ -115,13 +138,19 @@ def change_password():
         except auth.AuthError as exc:
             form.current_password.errors.append(str(exc))
         else:
+            user = current_user._get_current_object()
+            remember = _remembered()
             db.session.commit()
-            # Other sessions are now dead; keep this one alive with the new version.
-            login_user(current_user._get_current_object())
+            # Every session, this one included, is now ended; this browser goes on with a new one.
+            sessions.start(user, remember=remember)
             flash(_("Votre mot de passe est changé. Vos autres sessions sont fermées."), "success")
             return redirect(url_for("main.staff_home"))
     status = 400 if form.errors else 200
     return render_template("auth/change_password.html", form=form), status
+
+
+def _remembered() -> bool:
+    return bool(getattr(current_user, "session_remember", False))
 
 
 # --- administration: sites ---------------------------------------------------------------------
@@ -186,7 +215,7 @@ def staff_new():
         else:
             user = User(session_version=1, active=True)
             _fill_staff(user, form, all_sites)
-            auth.set_password(user, form.password.data)
+            auth.set_password(user, form.password.data, temporary=True)
             db.session.add(user)
             db.session.commit()
             flash(_("Compte créé pour %(name)s.", name=user.name), "success")
@@ -253,6 +282,21 @@ def _set_active(user_id, active):
     return redirect(url_for("admin.staff"))
 
 
+@admin_bp.post("/personnel/<int:user_id>/deconnecter")
+@admin_required
+def staff_logout_everywhere(user_id):
+    user = db.get_or_404(User, user_id)
+    if EmptyForm().validate_on_submit():
+        sessions.end_everywhere(user)
+        db.session.commit()
+        if user.id == current_user.id:
+            logout_user()
+            flash(_("Toutes vos sessions sont fermées, sur cet appareil et sur les autres."), "success")
+            return redirect(url_for("main.home"))
+        flash(_("Toutes les sessions de %(name)s sont fermées : il faudra se reconnecter.", name=user.name), "success")
+    return redirect(url_for("admin.staff"))
+
+
 @admin_bp.post("/personnel/<int:user_id>/mot-de-passe")
 @admin_required
 def staff_reset_password(user_id):
@@ -262,7 +306,7 @@ def staff_reset_password(user_id):
     if not EmptyForm().validate_on_submit():
         return redirect(url_for("admin.staff"))
     temporary = "-".join(secrets.token_urlsafe(4) for _part in range(3))
-    auth.set_password(user, temporary)
+    auth.set_password(user, temporary, temporary=True)
     db.session.commit()
     # Shown once, in this response only (never in a URL, a flash cookie or a log).
     return render_template("admin/password_reset.html", user=user, temporary=temporary)

@@ -283,6 +283,9 @@ def _check_row(row: ImportRow, user: User, kind_by_word, kind_names, site_by_wor
         current = site_by_word.get(simplify(raw_current))
         if current is None:
             errors.append(_("Structure actuelle inconnue : « %(value)s ».", value=raw_current))
+        elif not (user.is_manager and user.can_access_site(current.id)):
+            # Otherwise a manager of A could place devices in B's inventory and desk.
+            errors.append(_("Vous ne gérez pas la structure actuelle « %(value)s ».", value=current.name))
         else:
             values["current_site_id"] = current.id
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from core.authz import public
 from core import clock
 from core.extensions import db, limiter
+from core.ratelimits import FailureLimit
 from core.forms import EmptyForm
 from core.models import Site
 
@@ -34,8 +35,9 @@ def _token_limit():
 # A centre PC is shared by many residents: the per-address limit is generous; it only stops a
 # script from emptying the rooms. Seats and workshops share it.
 booking_limit = limiter.shared_limit(_booking_limit, scope="public-booking", methods=["POST"])
-# Only failed look-ups count: a resident reopening their own link is never limited.
-token_limit = limiter.shared_limit(_token_limit, scope="booking-token", deduct_when=lambda r: r.status_code == 404)
+# Only failed look-ups count, and past the limit only they are refused: a resident's own link always
+# opens, even when someone else at the centre's shared address has been guessing links.
+token_limit = FailureLimit(_token_limit, "booking-token").on_not_found
 
 
 def _public_rooms(site_id):

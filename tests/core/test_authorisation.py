@@ -338,3 +338,42 @@ def test_matrix_covers_the_kernel_routes():
     covered = {case.values[0] for case in SITE_ROUTES}
     assert {"main.site_detail", "admin.site_edit", "admin.staff_edit", "admin.staff_deactivate"} <= covered
     assert {case.values[0] for case in STAFF_PAGES} >= {"main.staff_home", "admin.staff", "auth.change_password"}
+
+
+# --- requests whose body names a site -------------------------------------------------------
+
+
+def _inventory_csv(home: str, current: str) -> bytes:
+    header = "Type;Marque;Modèle;Numéro de série;Structure;Structure actuelle\r\n"
+    return (header + f"Ordinateur portable;Lenovo;E14;SN-MATRICE;{home};{current}\r\n").encode("utf-8-sig")
+
+
+@pytest.mark.parametrize("home, current, refused", [
+    (SITE_B_NAME, "", SITE_B_NAME),
+    ("Centre Alpha-A", SITE_B_NAME, SITE_B_NAME),
+    (SITE_B_NAME, "Centre Alpha-A", SITE_B_NAME),
+])
+def test_csv_import_naming_another_site_is_refused(app, db, world, login, home, current, refused):
+    """The CSV import names sites in its cells, not in its URL: every site named must be one of the importer's."""
+    import io
+
+    from loans import operations
+
+    operations.ensure_default_kinds()
+    db.session.commit()
+    client = client_for(app, login, world.people[Role.manager])
+    before = snapshot(db)
+
+    response = client.post("/equipements/import", data={"file": (io.BytesIO(_inventory_csv(home, current)), "inventaire.csv")})
+
+    assert response.status_code == 400
+    text = page_text(response)
+    assert (f"Vous ne gérez pas la structure « {refused} »." in text
+            or f"Vous ne gérez pas la structure actuelle « {refused} »." in text)
+    assert "/equipements/import/confirmer" not in text
+    assert snapshot(db) == before
+
+    # The coordination imports into any site: the refusal is about sites, not the file.
+    admin = client_for(app, login, world.people[Role.admin])
+    preview = admin.post("/equipements/import", data={"file": (io.BytesIO(_inventory_csv(home, current)), "inventaire.csv")})
+    assert preview.status_code == 200, page_text(preview)

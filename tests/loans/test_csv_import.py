@@ -226,6 +226,26 @@ def test_admin_imports_into_any_site(app, db, two_sites, kinds, login):
     assert sorted(d.home_site.name for d in devices(db)) == ["Centre A", "Centre B"]
 
 
+def test_current_site_must_be_one_of_the_importers_sites(app, db, two_sites, kinds, make_site, make_user, login, manager):
+    header = [*HEADER, "Structure actuelle"]
+    before = snapshot(db)
+    response = upload(manager, make_csv([laptop("SN-1", **{"Structure actuelle": "Centre B"}), laptop("SN-2")], header=header))
+    assert response.status_code == 400
+    text = page_text(response)
+    assert "Vous ne gérez pas la structure actuelle « Centre B »." in text
+    assert "1 ligne sur 2 comporte une erreur." in text
+    assert snapshot(db) == before
+
+    # A manager of two sites may keep a device of one at the other.
+    c = make_site("Centre C")
+    both = app.test_client()
+    login(make_user(Role.manager, [two_sites["a"], c]), target=both)
+    preview = upload(both, make_csv([laptop("SN-1", **{"Structure actuelle": "Centre C"})], header=header))
+    assert confirm(both, preview).status_code == 302
+    (device,) = devices(db)
+    assert (device.home_site_id, device.current_site_id) == (two_sites["a"].id, c.id)
+
+
 # --- duplicates --------------------------------------------------------------------------------
 
 
@@ -280,6 +300,8 @@ def test_codes_from_a_previous_export_are_kept_and_checked(db, two_sites, make_d
 # --- the draft between preview and confirmation ------------------------------------------------
 
 
+# The session must outlive the draft (2 hours) for the draft's own expiry to be what refuses.
+@pytest.mark.parametrize("app_config", [{"STAFF_IDLE_TIMEOUT_MINUTES": 0}])
 def test_confirmation_needs_the_uploaders_own_fresh_draft(app, db, two_sites, kinds, make_user, login, manager, monkeypatch):
     preview = upload(manager, make_csv([laptop("SN-1")]))
     token = dict(hidden_inputs(preview))["token"]

@@ -213,3 +213,25 @@ def test_room_feed_has_counts_and_titles_but_no_personal_data(db, frozen, sites,
     operations.regenerate_feed_token(sites["manager_a"], room)
     db.session.commit()
     assert client.get(f"/salles/agenda/{old}.ics").status_code == 404
+
+
+def test_guessed_links_from_a_shared_address_never_block_a_residents_own_link(db, frozen, sites, client):
+    """The computer room shares the centre's address: ~60 guessed links must not lock residents out of theirs."""
+    room = make_room(sites["a"])
+    booking, token = book(room, at_local(TUESDAY, 14))
+    neighbour, neighbour_token = book(room, at_local(TUESDAY, 14), n=2)
+    guesser = client  # the same address as every resident below
+    statuses = [guesser.get(f"/ma-reservation/{'x' * 30}{n:02d}").status_code for n in range(65)]
+    assert statuses[:60] == [404] * 60 and statuses[60:] == [429] * 5  # the guesser is refused past the limit
+    assert "Trop de tentatives" in page_text(guesser.get("/ma-reservation/devine-encore"))
+
+    # Every resident behind the same address still opens their own link, as often as they like.
+    for _visit in range(3):
+        for own in (token, neighbour_token):
+            assert client.get(f"/ma-reservation/{own}").status_code == 200
+    assert client.get(f"/ma-reservation/{token}/agenda.ics").status_code == 200
+    response = client.post(f"/ma-reservation/{neighbour_token}/annuler")
+    assert response.status_code == 302
+    _db.session.expire_all()
+    assert _db.session.get(Booking, neighbour.id).state is BookingState.cancelled
+    assert _db.session.get(Booking, booking.id).is_confirmed
