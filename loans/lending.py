@@ -4,6 +4,10 @@ Each verb locks the device row first (SELECT … FOR UPDATE on PostgreSQL; on SQ
 transaction already holds the write lock, see core/db.py), re-checks the state, then writes
 the loan and the device status in the same transaction. The partial unique index
 uq_loans_open_device is the last guard: a second open loan for a device cannot exist.
+
+Lending also locks the resident's row before counting their open loans: two desks lending two
+different devices to the same person at once each hold their own device's lock, so only the
+resident's lock makes the second desk wait and count the first desk's loan.
 """
 from datetime import date, timedelta
 
@@ -139,6 +143,12 @@ def open_loans_of_kind(resident_id: int, kind_id: int, site_id: int) -> int:
     )
 
 
+def lock_resident(resident_id: int) -> None:
+    """Hold the resident's row until the end of the transaction (PostgreSQL; SQLite already holds
+    the write lock), so that their open loans are counted by one desk at a time."""
+    db.session.execute(select(Resident.id).where(Resident.id == resident_id).with_for_update())
+
+
 # --- operations ------------------------------------------------------------------------------
 
 
@@ -159,6 +169,11 @@ def lend(
     if existing is not None:
         return existing
     device = lock_device(device_id)
+    # Asked again under the device's lock: a copy of this form sent at the same instant (a double
+    # click) may have lent the device while we waited; it is this agent's own loan, not a refusal.
+    existing = find_by_form_key(form_key)
+    if existing is not None:
+        return existing
     site_id = device.current_site_id
     if not actor.can_access_site(site_id):
         raise LoanError(_("Cet équipement est dans une autre structure : il ne peut être prêté que là-bas."))
@@ -179,6 +194,7 @@ def lend(
         raise LoanError(_("Accessoire inconnu pour cet équipement."), field="accessories")
     _days, limit = policy_for(site_id, device.kind)
     override_reason = (override_reason or "").strip()
+    lock_resident(resident.id)
     if open_loans_of_kind(resident.id, device.kind_id, site_id) >= limit:
         if not override_reason:
             raise LoanError(

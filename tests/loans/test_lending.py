@@ -317,3 +317,31 @@ def test_double_submission_of_one_form_at_once_makes_one_loan(app, db, two_sites
     db.session.expire_all()
     assert db.session.scalar(select(func.count(Loan.id))) == 1
     assert two_sites["reception_a"].role is Role.reception
+
+
+def test_twenty_desks_lend_twenty_tablets_to_one_resident_at_once_keep_the_limit(app, db, two_sites, make_device,
+                                                                                  make_resident):
+    """Each desk holds its own device's lock: only the resident's lock keeps the limit of one tablet."""
+    from core.extensions import db as _db
+
+    device_ids = [make_device(two_sites["a"], kind="tablet").id for _ in range(THREADS)]
+    resident_id = make_resident(two_sites["a"]).id
+    actor_id = two_sites["reception_a"].id
+    db.session.commit()
+
+    def work(i):
+        actor = _db.session.get(User, actor_id)
+        resident = _db.session.get(Resident, resident_id)
+        loan = lending.lend(actor, device_ids[i], resident, due_on=TODAY + timedelta(days=3), accessories=[],
+                            charter_method="ticked")
+        return ("ok", loan.id)
+
+    results = run_together(app, work)
+    db.session.expire_all()
+    assert [r for r in results if r[0] == "crash"] == []
+    assert sum(r[0] == "ok" for r in results) == 1
+    refusals = {r[1] for r in results if r[0] == "refused"}
+    assert refusals == {"Cette personne a déjà 1 tablette en prêt ici (limite : 1). Seul un responsable peut dépasser cette limite."}
+    assert db.session.scalar(select(func.count(Loan.id)).where(Loan.resident_id == resident_id,
+                                                               Loan.closed_at.is_(None))) == 1
+    assert db.session.scalar(select(func.count(Device.id)).where(Device.status == S.on_loan)) == 1

@@ -688,3 +688,35 @@ def test_twenty_desks_post_the_lend_form_for_the_same_device_at_once(app, db, wo
             assert "Cet équipement est déjà en prêt" in body
     assert db.session.scalar(select(func.count(Loan.id)).where(Loan.device_id == world["laptop"].id)) == 1
     assert db.session.get(Device, world["laptop"].id).status is S.on_loan
+
+
+def test_a_dozen_copies_of_one_lend_form_sent_at_once_all_land_on_its_receipt(app, db, world, login):
+    """A double (or triple…) click: every copy of the form shows the one loan it made, none an error."""
+    copies = 12
+    clients = []
+    for _ in range(copies):
+        client = app.test_client()
+        assert login(world["reception_a"], target=client).status_code == 302
+        clients.append(client)
+    url = lend_url(world["laptop"])
+    form = lend_data(world["resident"], form_key="the-one-form")
+    db.session.commit()
+    barrier = threading.Barrier(copies)
+    answers = [None] * copies
+
+    def click(i):
+        barrier.wait()
+        response = clients[i].post(url, data=form)
+        answers[i] = (response.status_code, response.headers.get("Location", ""))
+
+    workers = [threading.Thread(target=click, args=(i,)) for i in range(copies)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+
+    loan = db.session.scalar(select(Loan).where(Loan.device_id == world["laptop"].id))
+    assert loans_count(db) == 1 and loan.form_key == "the-one-form"
+    assert answers == [(302, f"/prets/{loan.id}/recu")] * copies
+    receipt = page_text(clients[0].get(f"/prets/{loan.id}/recu"))
+    assert "Reçu de prêt" in receipt and "Marie Dupont" in receipt
