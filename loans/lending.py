@@ -17,13 +17,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from core import residents
-from core.clock import local_now, now
+from core.clock import PARIS, local_now, now
 from core.db import is_unique_violation
 from core.extensions import db
 from core.models import Site, User
 from core.residents import Resident
 
-from .models import Device, DeviceAction, DeviceKind, DeviceStatus, Loan, LoanOutcome, LoanPolicy
+from .models import Device, DeviceAction, DeviceKind, DeviceStatus, Loan, LoanOutcome, LoanPolicy, MissingAccessory
 from .operations import DeviceError, lock_device, record
 
 DEFAULT_DAYS = {"laptop": 14, "tablet": 14, "dongle": 30}
@@ -61,6 +61,11 @@ def can_lend(user: User, device: Device) -> bool:
 def can_take_back(user: User, device: Device) -> bool:
     """Returns are accepted at any site of the network."""
     return user.is_authenticated and device.is_on_loan and (user.is_admin or bool(user.site_ids))
+
+
+def can_replace_accessory(user: User, device: Device) -> bool:
+    """Staff of the device's sites (home or where it is now) put a new charger or mouse with it."""
+    return user.is_authenticated and (user.is_admin or bool(device.site_ids & user.site_ids))
 
 
 def can_see_borrower(user: User, loan: Loan) -> bool:
@@ -192,6 +197,10 @@ def lend(
     unknown = set(accessories) - set(device.accessory_list)
     if unknown:
         raise LoanError(_("Accessoire inconnu pour cet équipement."), field="accessories")
+    gone = [a for a in accessories if a not in set(device.present_accessories)]
+    if gone:
+        raise LoanError(_("Cet accessoire manque depuis un prêt précédent : il ne peut pas être remis (%(list)s).",
+                          list=", ".join(gone)), field="accessories")
     _days, limit = policy_for(site_id, device.kind)
     override_reason = (override_reason or "").strip()
     lock_resident(resident.id)
@@ -215,7 +224,7 @@ def lend(
         lent_by_id=actor.id,
         started_at=started,
         due_on=due_on,
-        accessories_out="\n".join(a for a in device.accessory_list if a in set(accessories)),
+        accessories_out="\n".join(a for a in device.present_accessories if a in set(accessories)),
         condition_out=(condition or "").strip(),
         charter_method=charter_method,
         override_reason=override_reason,
@@ -283,6 +292,11 @@ def take_back(
     device.status = DeviceStatus.in_repair if damaged else DeviceStatus.available
     if loan.condition_in:
         device.condition_notes = loan.condition_in
+    # What did not come back is no longer part of the device: the next loan will not offer it.
+    already = {m.name for m in device.missing_accessories}
+    for name in missing:
+        if name not in already:
+            device.missing_accessories.append(MissingAccessory(name=name, since=loan.closed_at, loan_id=loan.id))
     parts = []
     if missing:
         parts.append(_("accessoires manquants : %(list)s", list=", ".join(missing)))
@@ -351,5 +365,22 @@ def found_again(actor: User, device_id: int, *, site_id: int, note: str = "") ->
     device.current_site_id = site_id
     record(device, actor, site_id, DeviceAction.found, from_status=DeviceStatus.lost,
            to_status=DeviceStatus.available, note=(note or "").strip())
+    db.session.flush()
+    return device
+
+
+def replace_accessory(actor: User, device_id: int, name: str) -> Device:
+    """A missing accessory was replaced: the device has it again, and the next loans offer it."""
+    device = lock_device(device_id)
+    if not can_replace_accessory(actor, device):
+        raise LoanError(_("Seul le personnel des structures de cet équipement peut noter un accessoire remplacé."))
+    missing = next((m for m in device.missing_accessories if m.name == name), None)
+    if missing is None:
+        raise LoanError(_("Cet accessoire n'est pas noté manquant : rien à remplacer."), field="accessory")
+    device.missing_accessories.remove(missing)
+    site_id = device.current_site_id if actor.can_access_site(device.current_site_id) else device.home_site_id
+    record(device, actor, site_id, DeviceAction.accessory_replaced, from_status=device.status, to_status=device.status,
+           note=_("%(name)s (manquait depuis le %(date)s)", name=name,
+                  date=missing.since.astimezone(PARIS).strftime("%d/%m/%Y")))
     db.session.flush()
     return device

@@ -22,8 +22,8 @@ from core.models import Site
 from core.residents import Resident, ResidentError
 
 from .. import lending
-from ..lending_forms import DeclareLostForm, ExtendForm, FoundAgainForm, LendForm, TakeBackForm
-from ..models import Device, DeviceStatus, Loan
+from ..lending_forms import DeclareLostForm, ExtendForm, FoundAgainForm, LendForm, ReplaceAccessoryForm, TakeBackForm
+from ..models import Device, DeviceStatus, Loan, LoanOutcome
 from ..operations import DeviceError
 from . import bp
 
@@ -82,7 +82,8 @@ def _status(exc: lending.LoanError) -> int:
 
 @bp.record_once
 def _register_template_helpers(state):
-    state.app.jinja_env.globals.update(device_url=device_url, loan_panel=loan_panel)
+    state.app.jinja_env.globals.update(device_url=device_url, loan_panel=loan_panel,
+                                      can_replace_accessory=lending.can_replace_accessory)
 
 
 def loan_panel(device: Device) -> dict:
@@ -175,7 +176,8 @@ def _page_number(raw) -> int:
 def lend(tag):
     device = get_device_or_404(tag)
     check_site(device.current_site_id)
-    form = LendForm(accessories=device.accessory_list)
+    # Only what the device has today: an accessory missing since an earlier loan is not offered.
+    form = LendForm(accessories=device.present_accessories)
 
     if request.method == "POST" and form.form_key.data:
         # The same form sent twice (double click, back and resubmit): show the loan it created.
@@ -185,7 +187,7 @@ def lend(tag):
 
     if request.method == "GET":
         form.due_on.data = lending.default_due_date(device.current_site_id, device.kind)
-        form.accessories.data = device.accessory_list
+        form.accessories.data = device.present_accessories
         form.form_key.data = uuid.uuid4().hex
         form.q.data = (request.args.get("q") or "").strip()[:100]
         status = 200 if device.is_available else 409
@@ -260,16 +262,43 @@ def lend(tag):
 @bp.get("/prets/<int:loan_id>/recu")
 @staff_required()
 def receipt(loan_id):
-    loan = db.session.scalar(
-        select(Loan)
-        .where(Loan.id == loan_id)
-        .options(joinedload(Loan.device), joinedload(Loan.resident), joinedload(Loan.site), joinedload(Loan.lent_by))
-    )
-    if loan is None:
-        abort(404)
+    loan = _loan_for_receipt(loan_id)
     if not lending.can_see_borrower(current_user, loan):
         refuse("site")
     return render_template("loans/lending/receipt.html", loan=loan, device=loan.device)
+
+
+def _loan_for_receipt(loan_id: int) -> Loan:
+    loan = db.session.scalar(
+        select(Loan)
+        .where(Loan.id == loan_id)
+        .options(joinedload(Loan.device), joinedload(Loan.resident), joinedload(Loan.site), joinedload(Loan.lent_by),
+                 joinedload(Loan.closed_site), joinedload(Loan.closed_by))
+    )
+    if loan is None:
+        abort(404)
+    return loan
+
+
+@bp.get("/prets/<int:loan_id>/retour")
+@staff_required()
+def return_receipt(loan_id):
+    """The proof of return handed to the resident: what came back, what is missing, the state, the wipe.
+
+    For the lending and home sites, and for the site where it was returned (which never sees who
+    borrowed: the name is left out for them)."""
+    loan = _loan_for_receipt(loan_id)
+    see = lending.can_see_borrower(current_user, loan)
+    returned_here = loan.closed_site_id is not None and current_user.can_access_site(loan.closed_site_id)
+    if not (see or returned_here):
+        refuse("site")
+    if loan.outcome is not LoanOutcome.returned:
+        # Still on loan, or declared lost: there is no return to prove; the loan's receipt says where it stands.
+        return redirect(url_for("loans.receipt", loan_id=loan.id)) if see else abort(404)
+    missing = loan.accessories_missing_list
+    returned = [a for a in loan.accessories_out_list if a not in set(missing)]
+    return render_template("loans/lending/return_receipt.html", loan=loan, device=loan.device, see_borrower=see,
+                           returned=returned, missing=missing)
 
 
 # --- take back (any site of the network) --------------------------------------------------------
@@ -328,12 +357,39 @@ def take_back(tag):
         return _render_take_back(device, loan, form, status=_status(exc), error=place_error(form, exc))
     site_name = db.session.get(Site, form.site.data).name
     missing = closed.accessories_missing_list
+    closed_id = closed.id
     db.session.commit()
     flash(_("Équipement %(tag)s repris à %(site)s.", tag=device.tag, site=site_name), "success")
     if missing:
         flash(_("Accessoires manquants, notés dans l'historique : %(list)s.", list=", ".join(missing)), "warning")
     if closed.damaged:
         flash(_("L'équipement est envoyé en réparation : il ne sera pas prêté d'ici là."), "warning")
+    # The proof of return, ready to print or to show the person.
+    return redirect(url_for("loans.return_receipt", loan_id=closed_id))
+
+
+# --- a missing accessory replaced --------------------------------------------------------------
+
+
+@bp.post("/equipements/<tag>/accessoires/remplace")
+@staff_required()
+def replace_accessory(tag):
+    device = get_device_or_404(tag)
+    if not lending.can_replace_accessory(current_user, device):
+        refuse("site")
+    from .inventory import _render_device  # the device page, with the refusal at its top
+
+    form = ReplaceAccessoryForm()
+    if not form.validate():
+        return _render_device(device, status=400, error=_("Choisissez l'accessoire remplacé dans la liste."))
+    try:
+        lending.replace_accessory(current_user, device.id, form.accessory.data)
+    except DeviceError as exc:
+        db.session.rollback()
+        return _render_device(get_device_or_404(tag), status=409, error=str(exc))
+    db.session.commit()
+    flash(_("C'est noté : %(name)s est de nouveau avec l'équipement %(tag)s. Il sera proposé au prochain prêt.",
+            name=form.accessory.data, tag=device.tag), "success")
     return redirect(device_url(device))
 
 
