@@ -9,6 +9,7 @@ Lending also locks the resident's row before counting their open loans: two desk
 different devices to the same person at once each hold their own device's lock, so only the
 resident's lock makes the second desk wait and count the first desk's loan.
 """
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from flask_babel import gettext as _
@@ -146,6 +147,51 @@ def open_loans_of_kind(resident_id: int, kind_id: int, site_id: int) -> int:
             Device.kind_id == kind_id,
         )
     )
+
+
+@dataclass
+class LoansAtDesk:
+    """What the lend form's search results tell about a person before the agent lends."""
+
+    loans: list[dict] = field(default_factory=list)  # {"kind", "tag", "due_on", "late"}, soonest due first
+    of_kind_here: int = 0  # open loans of the lent device's kind at its site: what the limit counts
+    limit: int | None = None
+
+    @property
+    def limit_reached(self) -> bool:
+        return self.limit is not None and self.of_kind_here >= self.limit
+
+    @property
+    def late_count(self) -> int:
+        return sum(1 for loan in self.loans if loan["late"])
+
+
+def loans_at_desk(user: User, resident_ids: list[int], device: Device | None = None) -> dict[int, LoansAtDesk]:
+    """The open loans of a page of residents that `user` may see (lent by, or devices of, their sites),
+    and, for `device`, whether its kind's limit is reached at its site. Two queries, whatever the page."""
+    summaries = {resident_id: LoansAtDesk() for resident_id in resident_ids}
+    if not resident_ids:
+        return summaries
+    query = (
+        select(Loan.resident_id, Loan.site_id, Loan.due_on, Device.tag, Device.kind_id, DeviceKind.name)
+        .join(Device, Device.id == Loan.device_id)
+        .join(DeviceKind, DeviceKind.id == Device.kind_id)
+        .where(Loan.closed_at.is_(None), Loan.resident_id.in_(resident_ids))
+        .order_by(Loan.due_on, Loan.id)
+    )
+    if not user.is_admin:
+        sites = sorted(user.site_ids)
+        query = query.where(Loan.site_id.in_(sites) | Device.home_site_id.in_(sites))
+    limit = policy_for(device.current_site_id, device.kind)[1] if device is not None else None
+    day = today()
+    for resident_id, site_id, due_on, tag, kind_id, kind_name in db.session.execute(query):
+        summary = summaries[resident_id]
+        summary.loans.append({"kind": kind_name, "tag": tag, "due_on": due_on, "late": due_on < day})
+        if device is not None and kind_id == device.kind_id and site_id == device.current_site_id:
+            summary.of_kind_here += 1
+    for summary in summaries.values():
+        summary.limit = limit
+    return summaries
 
 
 def lock_resident(resident_id: int) -> None:

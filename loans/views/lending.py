@@ -10,6 +10,7 @@ import uuid
 from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -123,6 +124,34 @@ def _search_page(text: str, page: int):
     return found[:PER_PAGE], len(found) > PER_PAGE
 
 
+def loan_lines(summary: lending.LoansAtDesk, kind_name: str | None = None) -> list[dict]:
+    """The lines under a person in the lend search results: each open loan (late ones say so in words,
+    not only in red), then the limit when it is reached. The page and the JSON search share them."""
+    lines = []
+    for loan in summary.loans:
+        due = format_date(loan["due_on"], "d MMMM y")
+        if loan["late"]:
+            text = _("En retard : %(kind)s %(tag)s, à rendre depuis le %(date)s", kind=loan["kind"], tag=loan["tag"], date=due)
+        else:
+            text = _("En prêt : %(kind)s %(tag)s, retour le %(date)s", kind=loan["kind"], tag=loan["tag"], date=due)
+        lines.append({"text": text, "state": "late" if loan["late"] else "on-loan"})
+    if not summary.loans:
+        lines.append({"text": _("Aucun prêt en cours."), "state": "none"})
+    if summary.limit_reached and kind_name:
+        text = _("Limite atteinte pour « %(kind)s » ici : %(n)s en prêt, limite %(limit)s.", kind=kind_name,
+                 n=summary.of_kind_here, limit=summary.limit)
+        text += " " + (_("Vous pouvez la dépasser en donnant une raison.") if lending.can_override_limit(current_user)
+                       else _("Seul un responsable peut la dépasser."))
+        lines.append({"text": text, "state": "limit"})
+    return lines
+
+
+def results_loan_lines(results, device: Device | None) -> dict[int, list[dict]]:
+    summaries = lending.loans_at_desk(current_user, [r.id for r in results], device)
+    kind_name = device.kind.name if device is not None else None
+    return {resident_id: loan_lines(summary, kind_name) for resident_id, summary in summaries.items()}
+
+
 def _chosen_resident(form) -> Resident | None:
     value = form.resident.data or ""
     if not value.isdigit():
@@ -141,6 +170,7 @@ def _render_lend(device, form, *, status=200, error=None, page=1, duplicates=(),
         if chosen is not None:
             results = [chosen] + [r for r in results if r.id != chosen.id]
     days, limit = lending.policy_for(device.current_site_id, device.kind)
+    lines = results_loan_lines(results, device)
     form.due_on.render_kw = {"min": lending.today().isoformat()}  # the date picker offers no past day
     show_override = lending.can_override_limit(current_user) and (
         bool(form.override_reason.data) or bool(form.override_reason.errors)
@@ -151,6 +181,7 @@ def _render_lend(device, form, *, status=200, error=None, page=1, duplicates=(),
         form=form,
         error=error,
         results=results,
+        loan_lines=lines,
         has_more=has_more,
         page=page,
         searched=searched or bool(text),

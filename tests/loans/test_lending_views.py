@@ -846,3 +846,54 @@ def test_return_receipt_of_an_open_loan_is_its_loan_receipt(db, world, as_user):
     response = as_user(world["reception_a"]).get(f"/prets/{loan.id}/retour")
     assert response.status_code == 302 and location_path(response) == f"/prets/{loan.id}/recu"
     assert as_user(world["manager_b"]).get(f"/prets/{loan.id}/retour").status_code == 403
+
+
+# --- the search results tell each person's loans and the limit ------------------------------------
+
+
+def test_search_results_show_each_persons_loans_late_ones_and_the_kinds_limit(db, world, as_user, make_device,
+                                                                               make_resident, monkeypatch):
+    a = world["a"]
+    old_tablet, tablet, dongle = make_device(a, kind="tablet"), make_device(a, kind="tablet"), make_device(a, kind="dongle")
+    marie = world["resident"]
+    paul = make_resident(a, first="Paul", last="Dupuis", phone="")
+    lent(db, old_tablet, marie, world["reception_a"], due_on=TODAY + timedelta(days=2))
+    lent(db, dongle, marie, world["reception_a"], due_on=TODAY + timedelta(days=10))
+    monkeypatch.setattr(core.clock, "frozen_at", FROZEN + timedelta(days=5))  # the tablet is now 3 days late
+
+    reception, manager = as_user(world["reception_a"]), as_user(world["manager_a"])
+    body = page_text(reception.get(lend_url(tablet) + "?q=dup"))
+    marie_row = body[body.index('for="resident-%d"' % marie.id):body.index('for="resident-%d"' % paul.id)]
+    assert f"En retard : Tablette {old_tablet.tag}, à rendre depuis le 28 novembre 2026" in marie_row
+    assert 'class="loan-line loan-late"' in marie_row
+    assert f"En prêt : Clé 4G {dongle.tag}, retour le 6 décembre 2026" in marie_row
+    assert "Limite atteinte pour « Tablette » ici : 1 en prêt, limite 1. Seul un responsable peut la dépasser." in marie_row
+    paul_row = body[body.index('for="resident-%d"' % paul.id):]
+    assert "Aucun prêt en cours." in paul_row.split("</label>")[0] and "Limite" not in paul_row.split("</label>")[0]
+
+    # The search as you type says the same, and the manager is told they may go over the limit.
+    found = manager.get(f"/habitants/recherche?q=dup&equipement={tablet.tag}").get_json()["results"]
+    assert [p["name"] for p in found] == ["Marie Dupont", "Paul Dupuis"]
+    assert [line["state"] for line in found[0]["loans"]] == ["late", "on-loan", "limit"]
+    assert found[0]["loans"][2]["text"].endswith("Vous pouvez la dépasser en donnant une raison.")
+    assert found[1]["loans"] == [{"text": "Aucun prêt en cours.", "state": "none"}]
+    # A dongle's limit is not reached by tablets… and without a device, or one of another site, no limit is told.
+    assert all(line["state"] != "limit" for line in
+               reception.get(f"/habitants/recherche?q=dup&equipement={dongle.tag}").get_json()["results"][1]["loans"])
+    elsewhere = make_device(world["b"], kind="tablet")
+    for url in ("/habitants/recherche?q=dup", f"/habitants/recherche?q=dup&equipement={elsewhere.tag}",
+                "/habitants/recherche?q=dup&equipement=%00%27"):
+        states = [line["state"] for line in reception.get(url).get_json()["results"][0]["loans"]]
+        assert states == ["late", "on-loan"], url
+
+
+def test_search_results_leave_out_loans_of_sites_the_agent_does_not_work_at(db, world, as_user, make_device):
+    b = world["b"]
+    marie = world["resident"]
+    marie.sites.append(b)
+    db.session.commit()
+    lent(db, make_device(b, kind="tablet"), marie, world["manager_b"])
+    body = page_text(as_user(world["reception_a"]).get(lend_url(world["laptop"]) + "?q=dup"))
+    assert "Aucun prêt en cours." in body and "Tablette" not in body.split('id="resident-results"')[1].split("</ul>")[0]
+    body_b = as_user(world["manager_b"]).get("/habitants/recherche?q=dup").get_json()
+    assert body_b["results"][0]["loans"][0]["text"].startswith("En prêt : Tablette")
