@@ -345,3 +345,20 @@ def test_twenty_desks_lend_twenty_tablets_to_one_resident_at_once_keep_the_limit
     assert db.session.scalar(select(func.count(Loan.id)).where(Loan.resident_id == resident_id,
                                                                Loan.closed_at.is_(None))) == 1
     assert db.session.scalar(select(func.count(Device.id)).where(Device.status == S.on_loan)) == 1
+
+
+def test_an_accessory_taken_off_the_devices_list_is_no_longer_missing(db, two_sites, make_device, make_resident):
+    from loans import operations
+    from loans.models import MissingAccessory
+
+    a = two_sites["a"]
+    device = make_device(a, accessories="Chargeur\nSouris")
+    lend(two_sites["reception_a"], device, make_resident(a))
+    lending.take_back(two_sites["reception_a"], device.id, site_id=a.id, accessories_returned=["Chargeur"], data_wiped=True)
+    db.session.commit()
+    assert [m.name for m in db.session.scalars(select(MissingAccessory))] == ["Souris"]
+
+    operations.update_device(two_sites["manager_a"], device, a.id, accessories="Chargeur\nHousse")
+    db.session.commit()
+    assert db.session.scalars(select(MissingAccessory)).all() == []
+    assert db.session.get(Device, device.id).present_accessories == ["Chargeur", "Housse"]
