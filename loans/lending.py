@@ -4,7 +4,12 @@ Each verb locks the device row first (SELECT … FOR UPDATE on PostgreSQL; on SQ
 transaction already holds the write lock, see core/db.py), re-checks the state, then writes
 the loan and the device status in the same transaction. The partial unique index
 uq_loans_open_device is the last guard: a second open loan for a device cannot exist.
+
+Lending also locks the resident's row before counting their open loans: two desks lending two
+different devices to the same person at once each hold their own device's lock, so only the
+resident's lock makes the second desk wait and count the first desk's loan.
 """
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from flask_babel import gettext as _
@@ -13,13 +18,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from core import residents
-from core.clock import local_now, now
+from core.clock import PARIS, local_now, now
 from core.db import is_unique_violation
 from core.extensions import db
 from core.models import Site, User
 from core.residents import Resident
 
-from .models import Device, DeviceAction, DeviceKind, DeviceStatus, Loan, LoanOutcome, LoanPolicy
+from .models import Device, DeviceAction, DeviceKind, DeviceStatus, Loan, LoanOutcome, LoanPolicy, MissingAccessory
 from .operations import DeviceError, lock_device, record
 
 DEFAULT_DAYS = {"laptop": 14, "tablet": 14, "dongle": 30}
@@ -57,6 +62,11 @@ def can_lend(user: User, device: Device) -> bool:
 def can_take_back(user: User, device: Device) -> bool:
     """Returns are accepted at any site of the network."""
     return user.is_authenticated and device.is_on_loan and (user.is_admin or bool(user.site_ids))
+
+
+def can_replace_accessory(user: User, device: Device) -> bool:
+    """Staff of the device's sites (home or where it is now) put a new charger or mouse with it."""
+    return user.is_authenticated and (user.is_admin or bool(device.site_ids & user.site_ids))
 
 
 def can_see_borrower(user: User, loan: Loan) -> bool:
@@ -139,6 +149,57 @@ def open_loans_of_kind(resident_id: int, kind_id: int, site_id: int) -> int:
     )
 
 
+@dataclass
+class LoansAtDesk:
+    """What the lend form's search results tell about a person before the agent lends."""
+
+    loans: list[dict] = field(default_factory=list)  # {"kind", "tag", "due_on", "late"}, soonest due first
+    of_kind_here: int = 0  # open loans of the lent device's kind at its site: what the limit counts
+    limit: int | None = None
+
+    @property
+    def limit_reached(self) -> bool:
+        return self.limit is not None and self.of_kind_here >= self.limit
+
+    @property
+    def late_count(self) -> int:
+        return sum(1 for loan in self.loans if loan["late"])
+
+
+def loans_at_desk(user: User, resident_ids: list[int], device: Device | None = None) -> dict[int, LoansAtDesk]:
+    """The open loans of a page of residents that `user` may see (lent by, or devices of, their sites),
+    and, for `device`, whether its kind's limit is reached at its site. Two queries, whatever the page."""
+    summaries = {resident_id: LoansAtDesk() for resident_id in resident_ids}
+    if not resident_ids:
+        return summaries
+    query = (
+        select(Loan.resident_id, Loan.site_id, Loan.due_on, Device.tag, Device.kind_id, DeviceKind.name)
+        .join(Device, Device.id == Loan.device_id)
+        .join(DeviceKind, DeviceKind.id == Device.kind_id)
+        .where(Loan.closed_at.is_(None), Loan.resident_id.in_(resident_ids))
+        .order_by(Loan.due_on, Loan.id)
+    )
+    if not user.is_admin:
+        sites = sorted(user.site_ids)
+        query = query.where(Loan.site_id.in_(sites) | Device.home_site_id.in_(sites))
+    limit = policy_for(device.current_site_id, device.kind)[1] if device is not None else None
+    day = today()
+    for resident_id, site_id, due_on, tag, kind_id, kind_name in db.session.execute(query):
+        summary = summaries[resident_id]
+        summary.loans.append({"kind": kind_name, "tag": tag, "due_on": due_on, "late": due_on < day})
+        if device is not None and kind_id == device.kind_id and site_id == device.current_site_id:
+            summary.of_kind_here += 1
+    for summary in summaries.values():
+        summary.limit = limit
+    return summaries
+
+
+def lock_resident(resident_id: int) -> None:
+    """Hold the resident's row until the end of the transaction (PostgreSQL; SQLite already holds
+    the write lock), so that their open loans are counted by one desk at a time."""
+    db.session.execute(select(Resident.id).where(Resident.id == resident_id).with_for_update())
+
+
 # --- operations ------------------------------------------------------------------------------
 
 
@@ -159,6 +220,11 @@ def lend(
     if existing is not None:
         return existing
     device = lock_device(device_id)
+    # Asked again under the device's lock: a copy of this form sent at the same instant (a double
+    # click) may have lent the device while we waited; it is this agent's own loan, not a refusal.
+    existing = find_by_form_key(form_key)
+    if existing is not None:
+        return existing
     site_id = device.current_site_id
     if not actor.can_access_site(site_id):
         raise LoanError(_("Cet équipement est dans une autre structure : il ne peut être prêté que là-bas."))
@@ -177,8 +243,13 @@ def lend(
     unknown = set(accessories) - set(device.accessory_list)
     if unknown:
         raise LoanError(_("Accessoire inconnu pour cet équipement."), field="accessories")
+    gone = [a for a in accessories if a not in set(device.present_accessories)]
+    if gone:
+        raise LoanError(_("Cet accessoire manque depuis un prêt précédent : il ne peut pas être remis (%(list)s).",
+                          list=", ".join(gone)), field="accessories")
     _days, limit = policy_for(site_id, device.kind)
     override_reason = (override_reason or "").strip()
+    lock_resident(resident.id)
     if open_loans_of_kind(resident.id, device.kind_id, site_id) >= limit:
         if not override_reason:
             raise LoanError(
@@ -199,7 +270,7 @@ def lend(
         lent_by_id=actor.id,
         started_at=started,
         due_on=due_on,
-        accessories_out="\n".join(a for a in device.accessory_list if a in set(accessories)),
+        accessories_out="\n".join(a for a in device.present_accessories if a in set(accessories)),
         condition_out=(condition or "").strip(),
         charter_method=charter_method,
         override_reason=override_reason,
@@ -267,6 +338,11 @@ def take_back(
     device.status = DeviceStatus.in_repair if damaged else DeviceStatus.available
     if loan.condition_in:
         device.condition_notes = loan.condition_in
+    # What did not come back is no longer part of the device: the next loan will not offer it.
+    already = {m.name for m in device.missing_accessories}
+    for name in missing:
+        if name not in already:
+            device.missing_accessories.append(MissingAccessory(name=name, since=loan.closed_at, loan_id=loan.id))
     parts = []
     if missing:
         parts.append(_("accessoires manquants : %(list)s", list=", ".join(missing)))
@@ -335,5 +411,22 @@ def found_again(actor: User, device_id: int, *, site_id: int, note: str = "") ->
     device.current_site_id = site_id
     record(device, actor, site_id, DeviceAction.found, from_status=DeviceStatus.lost,
            to_status=DeviceStatus.available, note=(note or "").strip())
+    db.session.flush()
+    return device
+
+
+def replace_accessory(actor: User, device_id: int, name: str) -> Device:
+    """A missing accessory was replaced: the device has it again, and the next loans offer it."""
+    device = lock_device(device_id)
+    if not can_replace_accessory(actor, device):
+        raise LoanError(_("Seul le personnel des structures de cet équipement peut noter un accessoire remplacé."))
+    missing = next((m for m in device.missing_accessories if m.name == name), None)
+    if missing is None:
+        raise LoanError(_("Cet accessoire n'est pas noté manquant : rien à remplacer."), field="accessory")
+    device.missing_accessories.remove(missing)
+    site_id = device.current_site_id if actor.can_access_site(device.current_site_id) else device.home_site_id
+    record(device, actor, site_id, DeviceAction.accessory_replaced, from_status=device.status, to_status=device.status,
+           note=_("%(name)s (manquait depuis le %(date)s)", name=name,
+                  date=missing.since.astimezone(PARIS).strftime("%d/%m/%Y")))
     db.session.flush()
     return device

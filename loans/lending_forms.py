@@ -132,6 +132,13 @@ class TakeBackForm(FlaskForm):
         self.accessories.choices = [SelectChoice(a, a) for a in accessories]
 
 
+class ReplaceAccessoryForm(FlaskForm):
+    """One button per missing accessory on the device page: the accessory's name travels in the body."""
+
+    accessory = HiddenField(filters=[strip], validators=[InputRequired(_l("Choisissez l'accessoire remplacé.")),
+                                                         Length(max=1000)])
+
+
 class ExtendForm(FlaskForm):
     new_due_on = FrenchDateField(_l("Nouvelle date de retour"), validators=[InputRequired(_l("Indiquez la nouvelle date de retour."))])
     agreed_by = StringField(_l("Qui a accepté la prolongation"), filters=[strip],

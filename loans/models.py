@@ -49,6 +49,7 @@ class DeviceAction(enum.Enum):
     take_back = "take_back"
     extend = "extend"
     loan_lost = "loan_lost"
+    accessory_replaced = "accessory_replaced"
 
     @property
     def label(self):
@@ -68,6 +69,7 @@ class DeviceAction(enum.Enum):
             DeviceAction.take_back: _("Rendu"),
             DeviceAction.extend: _("Prêt prolongé"),
             DeviceAction.loan_lost: _("Déclaré perdu pendant un prêt"),
+            DeviceAction.accessory_replaced: _("Accessoire remplacé"),
         }[self]
 
 
@@ -124,10 +126,28 @@ class Device(db.Model):
     events: Mapped[list["DeviceEvent"]] = relationship(
         back_populates="device", order_by="DeviceEvent.at.desc(), DeviceEvent.id.desc()"
     )
+    # Accessories that did not come back from a loan, until someone records them replaced.
+    missing_accessories: Mapped[list["MissingAccessory"]] = relationship(
+        back_populates="device", order_by="MissingAccessory.since, MissingAccessory.id",
+        cascade="all, delete-orphan", passive_deletes=True,
+    )
 
     @property
     def accessory_list(self) -> list[str]:
+        """Every accessory that belongs with the device (its inventory record)."""
         return [line.strip() for line in (self.accessories or "").splitlines() if line.strip()]
+
+    @property
+    def missing_accessory_list(self) -> list["MissingAccessory"]:
+        """The accessories of the list that are missing now (one query, on first use)."""
+        listed = set(self.accessory_list)
+        return [m for m in self.missing_accessories if m.name in listed]
+
+    @property
+    def present_accessories(self) -> list[str]:
+        """What the device has today: the only accessories a loan can hand over."""
+        missing = {m.name for m in self.missing_accessories}
+        return [a for a in self.accessory_list if a not in missing]
 
     @property
     def site_ids(self) -> set[int]:
@@ -193,6 +213,22 @@ class DeviceEvent(db.Model):
     site: Mapped[Site] = relationship(foreign_keys=[site_id])
     to_site: Mapped[Site | None] = relationship(foreign_keys=[to_site_id])
     loan: Mapped["Loan | None"] = relationship()
+
+
+class MissingAccessory(db.Model):
+    """An accessory of the device that did not come back: the next loans do not offer it."""
+
+    __tablename__ = "device_missing_accessories"
+    __table_args__ = (UniqueConstraint("device_id", "name", name="uq_device_missing_accessories_device_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(Text)
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    # The loan it went missing on (its borrower is seen by those who may see them, on the loan).
+    loan_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id", ondelete="SET NULL"), index=True)
+
+    device: Mapped[Device] = relationship(back_populates="missing_accessories")
 
 
 class LoanOutcome(enum.Enum):

@@ -174,6 +174,11 @@ def update_device(actor: User, device: Device, site_id: int, **fields) -> Device
         if name in fields and getattr(device, name) != fields[name]:
             setattr(device, name, fields[name])
             changed.append(name)
+    if "accessories" in changed:
+        # An accessory taken off the list is no longer "missing": it no longer belongs with the device.
+        listed = set(device.accessory_list)
+        for missing in [m for m in device.missing_accessories if m.name not in listed]:
+            device.missing_accessories.remove(missing)
     if changed:
         labels = ", ".join(str(FIELD_LABELS.get(name, name)) for name in changed)
         record(device, actor, site_id, DeviceAction.edited, note=_("Modifié : %(fields)s", fields=labels))

@@ -10,6 +10,7 @@ import uuid
 from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -22,8 +23,8 @@ from core.models import Site
 from core.residents import Resident, ResidentError
 
 from .. import lending
-from ..lending_forms import DeclareLostForm, ExtendForm, FoundAgainForm, LendForm, TakeBackForm
-from ..models import Device, DeviceStatus, Loan
+from ..lending_forms import DeclareLostForm, ExtendForm, FoundAgainForm, LendForm, ReplaceAccessoryForm, TakeBackForm
+from ..models import Device, DeviceStatus, Loan, LoanOutcome
 from ..operations import DeviceError
 from . import bp
 
@@ -82,7 +83,8 @@ def _status(exc: lending.LoanError) -> int:
 
 @bp.record_once
 def _register_template_helpers(state):
-    state.app.jinja_env.globals.update(device_url=device_url, loan_panel=loan_panel)
+    state.app.jinja_env.globals.update(device_url=device_url, loan_panel=loan_panel,
+                                      can_replace_accessory=lending.can_replace_accessory)
 
 
 def loan_panel(device: Device) -> dict:
@@ -122,6 +124,34 @@ def _search_page(text: str, page: int):
     return found[:PER_PAGE], len(found) > PER_PAGE
 
 
+def loan_lines(summary: lending.LoansAtDesk, kind_name: str | None = None) -> list[dict]:
+    """The lines under a person in the lend search results: each open loan (late ones say so in words,
+    not only in red), then the limit when it is reached. The page and the JSON search share them."""
+    lines = []
+    for loan in summary.loans:
+        due = format_date(loan["due_on"], "d MMMM y")
+        if loan["late"]:
+            text = _("En retard : %(kind)s %(tag)s, à rendre depuis le %(date)s", kind=loan["kind"], tag=loan["tag"], date=due)
+        else:
+            text = _("En prêt : %(kind)s %(tag)s, retour le %(date)s", kind=loan["kind"], tag=loan["tag"], date=due)
+        lines.append({"text": text, "state": "late" if loan["late"] else "on-loan"})
+    if not summary.loans:
+        lines.append({"text": _("Aucun prêt en cours."), "state": "none"})
+    if summary.limit_reached and kind_name:
+        text = _("Limite atteinte pour « %(kind)s » ici : %(n)s en prêt, limite %(limit)s.", kind=kind_name,
+                 n=summary.of_kind_here, limit=summary.limit)
+        text += " " + (_("Vous pouvez la dépasser en donnant une raison.") if lending.can_override_limit(current_user)
+                       else _("Seul un responsable peut la dépasser."))
+        lines.append({"text": text, "state": "limit"})
+    return lines
+
+
+def results_loan_lines(results, device: Device | None) -> dict[int, list[dict]]:
+    summaries = lending.loans_at_desk(current_user, [r.id for r in results], device)
+    kind_name = device.kind.name if device is not None else None
+    return {resident_id: loan_lines(summary, kind_name) for resident_id, summary in summaries.items()}
+
+
 def _chosen_resident(form) -> Resident | None:
     value = form.resident.data or ""
     if not value.isdigit():
@@ -140,6 +170,7 @@ def _render_lend(device, form, *, status=200, error=None, page=1, duplicates=(),
         if chosen is not None:
             results = [chosen] + [r for r in results if r.id != chosen.id]
     days, limit = lending.policy_for(device.current_site_id, device.kind)
+    lines = results_loan_lines(results, device)
     form.due_on.render_kw = {"min": lending.today().isoformat()}  # the date picker offers no past day
     show_override = lending.can_override_limit(current_user) and (
         bool(form.override_reason.data) or bool(form.override_reason.errors)
@@ -150,6 +181,7 @@ def _render_lend(device, form, *, status=200, error=None, page=1, duplicates=(),
         form=form,
         error=error,
         results=results,
+        loan_lines=lines,
         has_more=has_more,
         page=page,
         searched=searched or bool(text),
@@ -175,7 +207,8 @@ def _page_number(raw) -> int:
 def lend(tag):
     device = get_device_or_404(tag)
     check_site(device.current_site_id)
-    form = LendForm(accessories=device.accessory_list)
+    # Only what the device has today: an accessory missing since an earlier loan is not offered.
+    form = LendForm(accessories=device.present_accessories)
 
     if request.method == "POST" and form.form_key.data:
         # The same form sent twice (double click, back and resubmit): show the loan it created.
@@ -185,7 +218,7 @@ def lend(tag):
 
     if request.method == "GET":
         form.due_on.data = lending.default_due_date(device.current_site_id, device.kind)
-        form.accessories.data = device.accessory_list
+        form.accessories.data = device.present_accessories
         form.form_key.data = uuid.uuid4().hex
         form.q.data = (request.args.get("q") or "").strip()[:100]
         status = 200 if device.is_available else 409
@@ -260,16 +293,43 @@ def lend(tag):
 @bp.get("/prets/<int:loan_id>/recu")
 @staff_required()
 def receipt(loan_id):
-    loan = db.session.scalar(
-        select(Loan)
-        .where(Loan.id == loan_id)
-        .options(joinedload(Loan.device), joinedload(Loan.resident), joinedload(Loan.site), joinedload(Loan.lent_by))
-    )
-    if loan is None:
-        abort(404)
+    loan = _loan_for_receipt(loan_id)
     if not lending.can_see_borrower(current_user, loan):
         refuse("site")
     return render_template("loans/lending/receipt.html", loan=loan, device=loan.device)
+
+
+def _loan_for_receipt(loan_id: int) -> Loan:
+    loan = db.session.scalar(
+        select(Loan)
+        .where(Loan.id == loan_id)
+        .options(joinedload(Loan.device), joinedload(Loan.resident), joinedload(Loan.site), joinedload(Loan.lent_by),
+                 joinedload(Loan.closed_site), joinedload(Loan.closed_by))
+    )
+    if loan is None:
+        abort(404)
+    return loan
+
+
+@bp.get("/prets/<int:loan_id>/retour")
+@staff_required()
+def return_receipt(loan_id):
+    """The proof of return handed to the resident: what came back, what is missing, the state, the wipe.
+
+    For the lending and home sites, and for the site where it was returned (which never sees who
+    borrowed: the name is left out for them)."""
+    loan = _loan_for_receipt(loan_id)
+    see = lending.can_see_borrower(current_user, loan)
+    returned_here = loan.closed_site_id is not None and current_user.can_access_site(loan.closed_site_id)
+    if not (see or returned_here):
+        refuse("site")
+    if loan.outcome is not LoanOutcome.returned:
+        # Still on loan, or declared lost: there is no return to prove; the loan's receipt says where it stands.
+        return redirect(url_for("loans.receipt", loan_id=loan.id)) if see else abort(404)
+    missing = loan.accessories_missing_list
+    returned = [a for a in loan.accessories_out_list if a not in set(missing)]
+    return render_template("loans/lending/return_receipt.html", loan=loan, device=loan.device, see_borrower=see,
+                           returned=returned, missing=missing)
 
 
 # --- take back (any site of the network) --------------------------------------------------------
@@ -328,12 +388,39 @@ def take_back(tag):
         return _render_take_back(device, loan, form, status=_status(exc), error=place_error(form, exc))
     site_name = db.session.get(Site, form.site.data).name
     missing = closed.accessories_missing_list
+    closed_id = closed.id
     db.session.commit()
     flash(_("Équipement %(tag)s repris à %(site)s.", tag=device.tag, site=site_name), "success")
     if missing:
         flash(_("Accessoires manquants, notés dans l'historique : %(list)s.", list=", ".join(missing)), "warning")
     if closed.damaged:
         flash(_("L'équipement est envoyé en réparation : il ne sera pas prêté d'ici là."), "warning")
+    # The proof of return, ready to print or to show the person.
+    return redirect(url_for("loans.return_receipt", loan_id=closed_id))
+
+
+# --- a missing accessory replaced --------------------------------------------------------------
+
+
+@bp.post("/equipements/<tag>/accessoires/remplace")
+@staff_required()
+def replace_accessory(tag):
+    device = get_device_or_404(tag)
+    if not lending.can_replace_accessory(current_user, device):
+        refuse("site")
+    from .inventory import _render_device  # the device page, with the refusal at its top
+
+    form = ReplaceAccessoryForm()
+    if not form.validate():
+        return _render_device(device, status=400, error=_("Choisissez l'accessoire remplacé dans la liste."))
+    try:
+        lending.replace_accessory(current_user, device.id, form.accessory.data)
+    except DeviceError as exc:
+        db.session.rollback()
+        return _render_device(get_device_or_404(tag), status=409, error=str(exc))
+    db.session.commit()
+    flash(_("C'est noté : %(name)s est de nouveau avec l'équipement %(tag)s. Il sera proposé au prochain prêt.",
+            name=form.accessory.data, tag=device.tag), "success")
     return redirect(device_url(device))
 
 

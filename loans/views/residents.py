@@ -20,8 +20,9 @@ from core.templating import add_nav
 
 from .. import lending
 from ..lending_forms import ResidentForm
-from ..models import DeviceEvent, Loan
+from ..models import Device, DeviceEvent, Loan
 from . import bp
+from .lending import results_loan_lines
 
 SEARCH_PAGE = 10
 LIST_PAGE = 25
@@ -67,6 +68,17 @@ def count_message(n: int, has_more: bool, page: int) -> str:
 # --- search as you type -------------------------------------------------------------------------
 
 
+def _device_being_lent(tag: str | None) -> Device | None:
+    """The device of the lend form that searches (its kind's limit is shown), if the agent may lend it."""
+    canonical = "".join((tag or "").split()).upper()[:20]
+    if not (canonical.isascii() and canonical.isalnum()):  # asset tags are letters and digits
+        return None
+    device = db.session.scalar(select(Device).where(Device.tag == canonical))
+    if device is None or not current_user.can_access_site(device.current_site_id):
+        return None
+    return device
+
+
 @bp.get("/habitants/recherche")
 @staff_required()
 def resident_search():
@@ -78,6 +90,7 @@ def resident_search():
         found = residents.search(current_user, text, limit=SEARCH_PAGE + 1, offset=(page - 1) * SEARCH_PAGE)
         has_more = len(found) > SEARCH_PAGE
         found = found[:SEARCH_PAGE]
+        lines = results_loan_lines(found, _device_being_lent(request.args.get("equipement")))
         body = {
             "results": [
                 {
@@ -87,6 +100,7 @@ def resident_search():
                     "membership_number": r.membership_number,
                     "meta": (r.phone_display or _("pas de téléphone"))
                     + (" · " + _("adhérent n° %(n)s", n=r.membership_number) if r.membership_number else ""),
+                    "loans": lines[r.id],
                 }
                 for r in found
             ],

@@ -46,6 +46,13 @@
     label.appendChild(name);
     label.appendChild(document.createTextNode(" "));
     label.appendChild(meta);
+    // Their open loans (late ones say so in words) and the limit, as the page without JavaScript shows them.
+    (person.loans || []).forEach(function (loan) {
+      var line = document.createElement("span");
+      line.className = "loan-line loan-" + loan.state;
+      line.textContent = loan.text;
+      label.appendChild(line);
+    });
     box.appendChild(radio);
     box.appendChild(label);
     li.appendChild(box);
@@ -98,6 +105,7 @@
     }
     status.textContent = input.dataset.searching;
     var query = "?q=" + encodeURIComponent(text) + "&page=" + wanted;
+    if (input.dataset.device) query += "&equipement=" + encodeURIComponent(input.dataset.device);
     fetch(url + query, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
         if (!response.ok) throw new Error(String(response.status));

@@ -84,6 +84,7 @@ def test_lend_and_take_back_at_the_desk(app, db, desk_world, page, check_accessi
         page.keyboard.type("wat", delay=60)
         choice = page.get_by_label(re.compile("Sandrine Wattez"))
         expect(choice).to_be_visible()
+        expect(page.locator("#resident-results")).to_contain_text("Aucun prêt en cours.")  # told before lending
         expect(page.locator("#resident-count")).to_have_text("1 personne trouvée.")
         choice.check()
         page.get_by_label("La personne a lu et accepte la charte de prêt (coché par l'agent)").check()
@@ -130,11 +131,43 @@ def test_lend_and_take_back_at_the_desk(app, db, desk_world, page, check_accessi
         page.get_by_label("Housse").uncheck()
         page.get_by_label("Les données personnelles de la personne ont été effacées").check()
         page.get_by_role("button", name="Enregistrer le retour").click()
-        expect(page).to_have_url(re.compile(rf"/equipements/{w['tag']}$"))
+
+        # --- the proof of return, to print or show ---
+        expect(page).to_have_url(re.compile(r"/prets/\d+/retour$"))
+        expect(page.get_by_role("heading", name="Reçu de retour")).to_be_visible()
         expect(page.get_by_text("Accessoires manquants, notés dans l'historique : Housse.")).to_be_visible()
-        expect(page.get_by_role("link", name="Prêter", exact=True)).to_be_visible()
+        facts = page.locator(".receipt .facts")
+        expect(facts).to_contain_text(re.compile(r"Accessoires rendus\s+Chargeur, Souris\s"))
+        expect(facts).to_contain_text(re.compile(r"Accessoires manquants\s+Housse\s"))
+        expect(facts).to_contain_text("Effacées de l'appareil.")
+        check_accessibility(page, "reçu de retour")
+        shoot(page, "return-receipt", width)
+        page.emulate_media(media="print")
+        expect(page.get_by_role("button", name="Imprimer")).to_be_hidden()
+        page.screenshot(path=str(ARTIFACTS / f"lending-return-receipt-print-{width}.png"), full_page=True)
+        page.emulate_media(media="screen")
         assert db.session.get(Device, w["device_id"]).status is DeviceStatus.available
         db.session.rollback()
+
+        # --- the missing accessory sticks to the device until it is replaced ---
+        page.get_by_role("link", name="Fiche de l'équipement").click()
+        expect(page).to_have_url(re.compile(rf"/equipements/{w['tag']}$"))
+        missing = page.locator(".missing-accessories")
+        expect(missing).to_contain_text(re.compile(r"Housse : manque depuis le \S+ \d+ \S+ \d{4}"))
+        check_accessibility(page, "fiche avec un accessoire manquant")
+        shoot(page, "device-missing-accessory", width)
+        page.get_by_role("link", name="Prêter", exact=True).click()
+        expect(page.get_by_label("Chargeur")).to_be_checked()
+        expect(page.get_by_label("Housse")).to_have_count(0)
+        expect(page.locator("#missing-accessories")).to_contain_text("Housse")
+        check_accessibility(page, "formulaire de prêt sans l'accessoire manquant")
+        page.go_back()
+        page.get_by_role("button", name="Noter le remplacement : Housse").click()
+        expect(page.get_by_text("C'est noté : Housse est de nouveau avec l'équipement")).to_be_visible()
+        expect(page.locator(".missing-accessories")).to_have_count(0)
+        page.get_by_role("link", name="Prêter", exact=True).click()
+        expect(page.get_by_label("Housse")).to_be_checked()
+        page.go_back()
 
         # --- the resident's page ---
         page.goto(base + f"/habitants/{w['resident_id']}")

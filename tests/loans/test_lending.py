@@ -317,3 +317,48 @@ def test_double_submission_of_one_form_at_once_makes_one_loan(app, db, two_sites
     db.session.expire_all()
     assert db.session.scalar(select(func.count(Loan.id))) == 1
     assert two_sites["reception_a"].role is Role.reception
+
+
+def test_twenty_desks_lend_twenty_tablets_to_one_resident_at_once_keep_the_limit(app, db, two_sites, make_device,
+                                                                                  make_resident):
+    """Each desk holds its own device's lock: only the resident's lock keeps the limit of one tablet."""
+    from core.extensions import db as _db
+
+    device_ids = [make_device(two_sites["a"], kind="tablet").id for _ in range(THREADS)]
+    resident_id = make_resident(two_sites["a"]).id
+    actor_id = two_sites["reception_a"].id
+    db.session.commit()
+
+    def work(i):
+        actor = _db.session.get(User, actor_id)
+        resident = _db.session.get(Resident, resident_id)
+        loan = lending.lend(actor, device_ids[i], resident, due_on=TODAY + timedelta(days=3), accessories=[],
+                            charter_method="ticked")
+        return ("ok", loan.id)
+
+    results = run_together(app, work)
+    db.session.expire_all()
+    assert [r for r in results if r[0] == "crash"] == []
+    assert sum(r[0] == "ok" for r in results) == 1
+    refusals = {r[1] for r in results if r[0] == "refused"}
+    assert refusals == {"Cette personne a déjà 1 tablette en prêt ici (limite : 1). Seul un responsable peut dépasser cette limite."}
+    assert db.session.scalar(select(func.count(Loan.id)).where(Loan.resident_id == resident_id,
+                                                               Loan.closed_at.is_(None))) == 1
+    assert db.session.scalar(select(func.count(Device.id)).where(Device.status == S.on_loan)) == 1
+
+
+def test_an_accessory_taken_off_the_devices_list_is_no_longer_missing(db, two_sites, make_device, make_resident):
+    from loans import operations
+    from loans.models import MissingAccessory
+
+    a = two_sites["a"]
+    device = make_device(a, accessories="Chargeur\nSouris")
+    lend(two_sites["reception_a"], device, make_resident(a))
+    lending.take_back(two_sites["reception_a"], device.id, site_id=a.id, accessories_returned=["Chargeur"], data_wiped=True)
+    db.session.commit()
+    assert [m.name for m in db.session.scalars(select(MissingAccessory))] == ["Souris"]
+
+    operations.update_device(two_sites["manager_a"], device, a.id, accessories="Chargeur\nHousse")
+    db.session.commit()
+    assert db.session.scalars(select(MissingAccessory)).all() == []
+    assert db.session.get(Device, device.id).present_accessories == ["Chargeur", "Housse"]

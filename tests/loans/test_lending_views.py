@@ -645,7 +645,7 @@ def test_lend_page_query_count_does_not_grow_with_history(db, world, as_user, ma
         r = make_resident(world["a"], first=f"P{n}", last="Dupuis")
         lent(db, world["laptop"], r, world["reception_a"])
         lending.take_back(world["reception_a"], world["laptop"].id, site_id=world["a"].id,
-                          accessories_returned=[], data_wiped=True)
+                          accessories_returned=world["laptop"].accessory_list, data_wiped=True)
         db.session.commit()
     with count_queries() as large:
         client.get(lend_url(world["laptop"]) + "?q=dup")
@@ -688,3 +688,212 @@ def test_twenty_desks_post_the_lend_form_for_the_same_device_at_once(app, db, wo
             assert "Cet équipement est déjà en prêt" in body
     assert db.session.scalar(select(func.count(Loan.id)).where(Loan.device_id == world["laptop"].id)) == 1
     assert db.session.get(Device, world["laptop"].id).status is S.on_loan
+
+
+def test_a_dozen_copies_of_one_lend_form_sent_at_once_all_land_on_its_receipt(app, db, world, login):
+    """A double (or triple…) click: every copy of the form shows the one loan it made, none an error."""
+    copies = 12
+    clients = []
+    for _ in range(copies):
+        client = app.test_client()
+        assert login(world["reception_a"], target=client).status_code == 302
+        clients.append(client)
+    url = lend_url(world["laptop"])
+    form = lend_data(world["resident"], form_key="the-one-form")
+    db.session.commit()
+    barrier = threading.Barrier(copies)
+    answers = [None] * copies
+
+    def click(i):
+        barrier.wait()
+        response = clients[i].post(url, data=form)
+        answers[i] = (response.status_code, response.headers.get("Location", ""))
+
+    workers = [threading.Thread(target=click, args=(i,)) for i in range(copies)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+
+    loan = db.session.scalar(select(Loan).where(Loan.device_id == world["laptop"].id))
+    assert loans_count(db) == 1 and loan.form_key == "the-one-form"
+    assert answers == [(302, f"/prets/{loan.id}/recu")] * copies
+    receipt = page_text(clients[0].get(f"/prets/{loan.id}/recu"))
+    assert "Reçu de prêt" in receipt and "Marie Dupont" in receipt
+
+
+# --- accessories missing after a loan -------------------------------------------------------------
+
+
+def take_back_data(site, accessories, **changes):
+    data = {"site": str(site.id), "accessories": accessories, "condition": "", "data_wiped": "y"}
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def checked_accessories(response) -> list[str]:
+    """The accessories ticked in the lend form, in page order."""
+    inputs = re.findall(r'<input[^>]*name="accessories"[^>]*>', page_text(response))
+    return [re.search(r'value="([^"]*)"', tag).group(1) for tag in inputs if re.search(r"\bchecked\b", tag)]
+
+
+def test_a_mouse_missing_at_return_is_not_offered_again_until_recorded_replaced(db, world, as_user):
+    from loans.models import MissingAccessory
+
+    laptop, a = world["laptop"], world["a"]
+    loan = lent(db, laptop, world["resident"], world["reception_a"])
+    client = as_user(world["reception_a"])
+    back = client.post(f"/equipements/{laptop.tag}/reprendre", data=take_back_data(a, ["Chargeur", "Housse"]))
+    assert back.status_code == 302
+
+    missing = db.session.scalars(select(MissingAccessory)).all()
+    assert [(m.device_id, m.name, m.loan_id, m.since) for m in missing] == [(laptop.id, "Souris", loan.id, FROZEN)]
+    db.session.expire_all()
+    assert db.session.get(Device, laptop.id).present_accessories == ["Chargeur", "Housse"]
+
+    # The next lend form offers (and ticks) only what the device has, and says what is missing.
+    page = client.get(lend_url(laptop))
+    body = page_text(page)
+    assert checked_accessories(page) == ["Chargeur", "Housse"]
+    assert 'value="Souris"' not in body
+    assert re.search(r"Manque depuis un prêt précédent, donc pas remis :\s+Souris \(depuis le jeudi 26 novembre 2026\)\.", body)
+    refused = client.post(lend_url(laptop), data=lend_data(world["resident"], accessories=["Chargeur", "Souris"]))
+    assert refused.status_code == 400
+    assert field_error(refused, "accessories") == "Cet élément ne fait pas partie de la liste."
+    assert loans_count(db) == 1
+
+    # The device page says since when, with the action to record it replaced.
+    device_page_body = page_text(client.get(f"/equipements/{laptop.tag}"))
+    assert "Souris : manque depuis le jeudi 26 novembre 2026" in device_page_body
+    assert "Noter le remplacement : Souris" in device_page_body
+    url = f"/equipements/{laptop.tag}/accessoires/remplace"
+    other_site = as_user(world["manager_b"])
+    before = snapshot(db)
+    assert other_site.post(url, data={"accessory": "Souris"}).status_code == 403
+    unknown = client.post(url, data={"accessory": "Clavier"})
+    assert unknown.status_code == 409
+    assert "Cet accessoire n'est pas noté manquant : rien à remplacer." in page_text(unknown)
+    assert snapshot(db) == before
+
+    done = client.post(url, data={"accessory": "Souris"})
+    assert done.status_code == 302 and location_path(done) == f"/equipements/{laptop.tag}"
+    assert "Souris est de nouveau avec l'équipement" in page_text(client.get(location_path(done)))
+    assert db.session.scalars(select(MissingAccessory)).all() == []
+    event = db.session.scalars(select(DeviceEvent).where(DeviceEvent.device_id == laptop.id)
+                               .order_by(DeviceEvent.id.desc())).first()
+    assert event.action is DeviceAction.accessory_replaced and event.actor_id == world["reception_a"].id
+    assert event.note == "Souris (manquait depuis le 26/11/2026)"
+    assert checked_accessories(client.get(lend_url(laptop))) == ["Chargeur", "Housse", "Souris"]
+
+
+def test_lending_refuses_an_accessory_missing_since_an_earlier_loan(db, world):
+    laptop = world["laptop"]
+    lent(db, laptop, world["resident"], world["reception_a"])
+    lending.take_back(world["reception_a"], laptop.id, site_id=world["a"].id, accessories_returned=["Chargeur"],
+                      data_wiped=True)
+    db.session.commit()
+    with pytest.raises(lending.LoanError, match="Cet accessoire manque depuis un prêt précédent") as refused:
+        lending.lend(world["reception_a"], laptop.id, world["resident"], due_on=TODAY + timedelta(days=3),
+                     accessories=["Chargeur", "Souris"], charter_method="ticked")
+    assert refused.value.field == "accessories"
+    db.session.rollback()
+
+
+# --- the proof of return --------------------------------------------------------------------------
+
+
+def test_taking_back_lands_on_a_printable_return_receipt(db, world, as_user):
+    laptop, a = world["laptop"], world["a"]
+    loan = lent(db, laptop, world["resident"], world["reception_a"])
+    client = as_user(world["reception_a"])
+
+    back = client.post(f"/equipements/{laptop.tag}/reprendre",
+                       data=take_back_data(a, ["Chargeur", "Housse"], condition="Écran rayé"))
+
+    assert back.status_code == 302 and location_path(back) == f"/prets/{loan.id}/retour"
+    body = page_text(client.get(location_path(back)))
+    assert "Reçu de retour" in body and "L'équipement a bien été rendu." in body
+    assert "Marie Dupont" in body and laptop.tag in body
+    assert re.search(r"Accessoires rendus</dt>\s*<dd>Chargeur, Housse</dd>", body)
+    assert re.search(r"Accessoires manquants</dt>\s*<dd><strong>Souris</strong></dd>", body)
+    assert "Écran rayé" in body and "Effacées de l'appareil." in body
+    assert 'id="print-button"' in body
+
+    receipt = page_text(client.get(f"/prets/{loan.id}/recu"))
+    assert "À rapporter au plus tard" not in receipt
+    assert f"Rendu le jeudi 26 novembre 2026 à {a.name}" in receipt
+    assert f"/prets/{loan.id}/retour" in receipt
+
+
+def test_a_return_at_another_site_gives_its_receipt_without_the_borrower(db, world, as_user):
+    laptop, b = world["laptop"], world["b"]
+    loan = lent(db, laptop, world["resident"], world["reception_a"])
+    client_b = as_user(world["manager_b"])
+
+    back = client_b.post(f"/equipements/{laptop.tag}/reprendre", data=take_back_data(b, ["Chargeur", "Housse", "Souris"]))
+
+    assert location_path(back) == f"/prets/{loan.id}/retour"
+    body = page_text(client_b.get(location_path(back)))
+    assert "Reçu de retour" in body and b.name in body and "aucun" in body
+    assert "Marie Dupont" not in body
+    assert client_b.get(f"/prets/{loan.id}/recu").status_code == 403
+    # The lending site sees it with the name; a site that neither lent nor took it back does not see it.
+    assert "Marie Dupont" in page_text(as_user(world["reception_a"]).get(f"/prets/{loan.id}/retour"))
+
+
+def test_return_receipt_of_an_open_loan_is_its_loan_receipt(db, world, as_user):
+    loan = lent(db, world["laptop"], world["resident"], world["reception_a"])
+    response = as_user(world["reception_a"]).get(f"/prets/{loan.id}/retour")
+    assert response.status_code == 302 and location_path(response) == f"/prets/{loan.id}/recu"
+    assert as_user(world["manager_b"]).get(f"/prets/{loan.id}/retour").status_code == 403
+
+
+# --- the search results tell each person's loans and the limit ------------------------------------
+
+
+def test_search_results_show_each_persons_loans_late_ones_and_the_kinds_limit(db, world, as_user, make_device,
+                                                                               make_resident, monkeypatch):
+    a = world["a"]
+    old_tablet, tablet, dongle = make_device(a, kind="tablet"), make_device(a, kind="tablet"), make_device(a, kind="dongle")
+    marie = world["resident"]
+    paul = make_resident(a, first="Paul", last="Dupuis", phone="")
+    lent(db, old_tablet, marie, world["reception_a"], due_on=TODAY + timedelta(days=2))
+    lent(db, dongle, marie, world["reception_a"], due_on=TODAY + timedelta(days=10))
+    monkeypatch.setattr(core.clock, "frozen_at", FROZEN + timedelta(days=5))  # the tablet is now 3 days late
+
+    reception, manager = as_user(world["reception_a"]), as_user(world["manager_a"])
+    body = page_text(reception.get(lend_url(tablet) + "?q=dup"))
+    marie_row = body[body.index('for="resident-%d"' % marie.id):body.index('for="resident-%d"' % paul.id)]
+    assert f"En retard : Tablette {old_tablet.tag}, à rendre depuis le 28 novembre 2026" in marie_row
+    assert 'class="loan-line loan-late"' in marie_row
+    assert f"En prêt : Clé 4G {dongle.tag}, retour le 6 décembre 2026" in marie_row
+    assert "Limite atteinte pour « Tablette » ici : 1 en prêt, limite 1. Seul un responsable peut la dépasser." in marie_row
+    paul_row = body[body.index('for="resident-%d"' % paul.id):]
+    assert "Aucun prêt en cours." in paul_row.split("</label>")[0] and "Limite" not in paul_row.split("</label>")[0]
+
+    # The search as you type says the same, and the manager is told they may go over the limit.
+    found = manager.get(f"/habitants/recherche?q=dup&equipement={tablet.tag}").get_json()["results"]
+    assert [p["name"] for p in found] == ["Marie Dupont", "Paul Dupuis"]
+    assert [line["state"] for line in found[0]["loans"]] == ["late", "on-loan", "limit"]
+    assert found[0]["loans"][2]["text"].endswith("Vous pouvez la dépasser en donnant une raison.")
+    assert found[1]["loans"] == [{"text": "Aucun prêt en cours.", "state": "none"}]
+    # A dongle's limit is not reached by tablets… and without a device, or one of another site, no limit is told.
+    assert all(line["state"] != "limit" for line in
+               reception.get(f"/habitants/recherche?q=dup&equipement={dongle.tag}").get_json()["results"][1]["loans"])
+    elsewhere = make_device(world["b"], kind="tablet")
+    for url in ("/habitants/recherche?q=dup", f"/habitants/recherche?q=dup&equipement={elsewhere.tag}",
+                "/habitants/recherche?q=dup&equipement=%00%27"):
+        states = [line["state"] for line in reception.get(url).get_json()["results"][0]["loans"]]
+        assert states == ["late", "on-loan"], url
+
+
+def test_search_results_leave_out_loans_of_sites_the_agent_does_not_work_at(db, world, as_user, make_device):
+    b = world["b"]
+    marie = world["resident"]
+    marie.sites.append(b)
+    db.session.commit()
+    lent(db, make_device(b, kind="tablet"), marie, world["manager_b"])
+    body = page_text(as_user(world["reception_a"]).get(lend_url(world["laptop"]) + "?q=dup"))
+    assert "Aucun prêt en cours." in body and "Tablette" not in body.split('id="resident-results"')[1].split("</ul>")[0]
+    body_b = as_user(world["manager_b"]).get("/habitants/recherche?q=dup").get_json()
+    assert body_b["results"][0]["loans"][0]["text"].startswith("En prêt : Tablette")

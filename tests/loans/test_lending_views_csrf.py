@@ -82,3 +82,27 @@ def test_search_without_javascript_posts_with_the_token(db, two_sites, make_devi
 
     assert response.status_code == 200
     assert "Marie Dupont" in page_text(response) and 'value="2026-11-29"' in page_text(response)
+
+
+def test_recording_a_missing_accessory_replaced_needs_the_token(db, two_sites, make_device, agent_client):
+    from loans import lending
+    from loans.models import MissingAccessory
+
+    device = make_device(two_sites["a"], accessories="Chargeur\nSouris")
+    marie = create_resident(None, two_sites["a"], first_name="Marie", last_name="Dupont")
+    lending.lend(two_sites["reception_a"], device.id, marie, due_on=FROZEN.date() + timedelta(days=3),
+                 accessories=["Chargeur", "Souris"], charter_method="ticked")
+    lending.take_back(two_sites["reception_a"], device.id, site_id=two_sites["a"].id, accessories_returned=["Chargeur"],
+                      data_wiped=True)
+    db.session.commit()
+    url = f"/equipements/{device.tag}/accessoires/remplace"
+    before = snapshot(db)
+
+    refused = agent_client.post(url, data={"accessory": "Souris"})
+    assert refused.status_code == 400 and "Votre formulaire a expiré" in page_text(refused)
+    assert snapshot(db) == before
+    page = agent_client.get(f"/equipements/{device.tag}")
+    tokens = [value for name, value in hidden_inputs(page) if name == "csrf_token"]
+    done = agent_client.post(url, data={"csrf_token": tokens[0], "accessory": "Souris"})
+    assert done.status_code == 302
+    assert db.session.scalar(select(func.count(MissingAccessory.id))) == 0

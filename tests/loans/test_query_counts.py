@@ -120,3 +120,57 @@ def test_admin_desk_statements_do_not_grow_with_open_or_past_loans(db, two_sites
     body = response.get_data(as_text=True)
     assert "P109 Retard" in body and "P209 Retard" in body
     assert more == few
+
+
+def open_loans_for(db, people, make_device, site, actor, *, due: date):
+    """A tablet and a dongle on loan to each person, lent three weeks ago (due `due`)."""
+    with core.clock.frozen(FROZEN - timedelta(days=21)):
+        for who in people:
+            for kind in ("tablet", "dongle"):
+                lending.lend(actor, make_device(site, kind=kind).id, who, due_on=due, accessories=[], charter_method="ticked")
+    db.session.commit()
+
+
+@pytest.mark.parametrize("who", ["reception_a", "admin"])
+def test_lend_search_with_loans_and_limit_statements_do_not_grow(db, two_sites, make_device, client_for, count_queries, who):
+    """The search as you type of the lend form tells each person's loans and the kind's limit: in a
+    constant number of statements, however many people match and however many loans they hold."""
+    a, b = two_sites["a"], two_sites["b"]
+    client = client_for(two_sites[who])
+    tablet = make_device(a, kind="tablet")
+    marie = person(db, a, "Marie", "Dupont", "06 12 00 00 01")
+    open_loans_for(db, [marie], make_device, a, two_sites["manager_a"], due=TODAY + timedelta(days=3))
+    url = f"/habitants/recherche?q=dup&equipement={tablet.tag}"
+    client.get(url)  # warm up
+    few, response = statements(count_queries, client, "get", url)
+    assert [line["state"] for line in response.get_json()["results"][0]["loans"]] == ["on-loan", "on-loan", "limit"]
+
+    many = [person(db, site, f"P{n}", "Dupuis", f"06 13 00 {n:02d} 99") for n in range(15) for site in (a, b)]
+    open_loans_for(db, many[:10:2], make_device, a, two_sites["manager_a"], due=TODAY - timedelta(days=2))
+    open_loans_for(db, many[1:10:2], make_device, b, two_sites["manager_b"], due=TODAY + timedelta(days=9))
+    past_loans(db, make_device(a), many[:6:2], two_sites["manager_a"], a, start=date(2026, 1, 5))
+    more, response = statements(count_queries, client, "get", url)
+    results = response.get_json()["results"]
+    assert len(results) == 10
+    states = [line["state"] for r in results for line in r["loans"]]
+    assert states.count("late") >= 3 and states.count("limit") >= 3  # read for the people of the page
+    assert more == few
+
+
+def test_lend_page_with_search_results_and_their_loans_statements_do_not_grow(db, two_sites, make_device, client_for,
+                                                                             count_queries):
+    a = two_sites["a"]
+    client = client_for(two_sites["reception_a"])
+    tablet = make_device(a, kind="tablet")
+    marie = person(db, a, "Marie", "Dupont", "06 12 00 00 01")
+    open_loans_for(db, [marie], make_device, a, two_sites["manager_a"], due=TODAY + timedelta(days=3))
+    url = f"/equipements/{tablet.tag}/preter?q=dup"
+    client.get(url)  # warm up
+    few, response = statements(count_queries, client, "get", url)
+    assert "Limite atteinte" in response.get_data(as_text=True)
+
+    many = [person(db, a, f"P{n}", "Dupuis", f"06 13 00 {n:02d} 99") for n in range(12)]
+    open_loans_for(db, many[:8], make_device, a, two_sites["manager_a"], due=TODAY - timedelta(days=2))
+    more, response = statements(count_queries, client, "get", url)
+    assert response.get_data(as_text=True).count("En retard : ") >= 8
+    assert more == few

@@ -7,6 +7,7 @@ from sqlalchemy import select
 import core.clock
 from core.residents import Resident, create_resident
 from loans import lending
+from loans.models import Loan
 from tests.core.helpers import field_error, page_text, snapshot
 
 FROZEN = datetime(2026, 11, 26, 9, 30, tzinfo=timezone.utc)
@@ -124,6 +125,8 @@ def test_resident_page_lists_loans_with_their_events(db, two_sites, make_device,
     assert "Marie Dupont" in body and 'href="tel:0612345678"' in body
     assert "Prêté" in body and "Prêt prolongé" in body and "Rendu" in body and "Mme Caron" in body
     assert "Accessoires manquants : Housse" in body
+    returned = db.session.scalar(select(Loan.id).where(Loan.device_id == laptop.id))
+    assert f'href="/prets/{returned}/retour"' in body  # its proof of return, to print again
     assert "en cours" in body and laptop.tag in body and tablet.tag in body
     assert "acceptée le jeudi 26 novembre 2026" in body
 
