@@ -269,3 +269,14 @@ def test_today_after_the_last_online_slot_sends_to_the_desk(db, frozen, sites, c
     make_room(sites["a"], hours={0: [(time(9), time(10))]}, minutes_before=30)  # Monday 9 h – 10 h; it is 9 h
     text = page_text(client.get(f"/reserver/{sites['a'].id}/2026-03-23"))
     assert "On ne peut plus réserver en ligne pour aujourd'hui." in text and "Vous pouvez venir directement à l'accueil." in text
+
+
+def test_a_closure_on_the_day_clocks_go_forward_covers_that_local_day_only(db, frozen, sites):
+    room = make_room(sites["a"])
+    saturday, sunday, monday = date(2026, 3, 28), date(2026, 3, 29), date(2026, 3, 30)  # summer time from Sunday 2 h
+    seats = {day: book(room, at_local(day, 14), n=n)[0] for n, day in enumerate((saturday, sunday, monday), start=1)}
+    impact = operations.closure_impact(sites["a"].id, None, sunday, sunday)
+    assert [b.id for b in impact.seats] == [seats[sunday].id]
+    operations.add_closure(sites["manager_a"], sites["a"].id, None, sunday, sunday, "Élections", confirmed=impact.fingerprint)
+    _db.session.commit()
+    assert [state(seats[d]) for d in (saturday, sunday, monday)] == [BookingState.confirmed, BookingState.cancelled, BookingState.confirmed]
