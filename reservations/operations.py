@@ -111,8 +111,11 @@ def new_feed_token() -> str:
 
 
 def lock_site(site_id: int) -> Site:
+    # FOR NO KEY UPDATE on PostgreSQL: it serialises the site's lockers all the same, but lets a
+    # transaction holding a workshop's lock insert a booking (whose foreign key takes FOR KEY SHARE
+    # on the site) — with FOR UPDATE, a closure or workshop edit waiting for that workshop deadlocked.
     site = db.session.scalar(
-        select(Site).where(Site.id == site_id).with_for_update().execution_options(populate_existing=True)
+        select(Site).where(Site.id == site_id).with_for_update(key_share=True).execution_options(populate_existing=True)
     )
     if site is None:
         raise ReservationError(_("Ce centre n'existe pas."))
