@@ -4,12 +4,14 @@ Idempotent: each record is looked up by a natural key first, so a second run cha
 Each domain registers its own loader with register_demo_loader(app, loader) (from its blueprint's
 record_once hook); a loader receives {site name: Site} and returns summary lines.
 """
+from datetime import time
+
 from flask import current_app
 from sqlalchemy import select
 
 from . import auth
 from .extensions import db
-from .models import Role, Site, User, find_user_by_email
+from .models import DeskHours, Role, Site, User, find_user_by_email
 
 SITES = [
     dict(
@@ -50,6 +52,14 @@ SITES = [
     ),
 ]
 
+# The reception's hours, as the free text above says them: (weekdays, [(start, end)]), Monday = 0.
+DESK_HOURS = {
+    "ACSRV": (range(0, 5), [(time(9), time(12)), (time(13, 30), time(18))]),
+    "Centre social de Mazingarbe": (range(0, 5), [(time(8, 30), time(12)), (time(13, 30), time(17, 30))]),
+    "Maison de Quartier Centre-Ville": (range(1, 6), [(time(9), time(12)), (time(14), time(18))]),
+    "Fédération des centres sociaux Nord-Pas-de-Calais": (range(0, 5), [(time(9), time(17))]),
+}
+
 # Documented in the README. Demo only: never load demo data on a real installation.
 ACCOUNTS = [
     dict(email="admin@demo.test", name="Camille Coordination", role=Role.admin, sites=[], password="demo-admin-2026"),
@@ -73,6 +83,10 @@ def load_demo() -> list[str]:
             db.session.add(site)
             sites[site.name] = site
             created_sites += 1
+    db.session.flush()
+    for name, (weekdays, ranges) in DESK_HOURS.items():
+        if not sites[name].desk_hours:  # hours an admin has entered since stay as they are
+            sites[name].desk_hours = [DeskHours(weekday=wd, starts=a, ends=b) for wd in weekdays for a, b in ranges]
     db.session.flush()
 
     created_users = 0

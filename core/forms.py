@@ -5,6 +5,7 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, Select
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from .hours import WEEKDAYS, format_hours, parse_hours
 from .models import Role
 
 MIN_PASSWORD = 10
@@ -55,6 +56,36 @@ class SiteForm(FlaskForm):
     phone = StringField(_l("Téléphone"), filters=[strip], validators=[Optional(), PHONE])
     email = EmailField(_l("Adresse e-mail"), filters=[strip], validators=[Optional(), Email(_l("Adresse e-mail invalide.")), Length(max=254)])
     opening_hours = TextAreaField(_l("Horaires d'ouverture"), filters=[strip], validators=[Optional(), Length(max=2000)])
+    # The reception's hours, one field per weekday: due dates fall on days the desk is open.
+    desk_0 = StringField(WEEKDAYS[0], validators=[Optional(), Length(max=200)])
+    desk_1 = StringField(WEEKDAYS[1], validators=[Optional(), Length(max=200)])
+    desk_2 = StringField(WEEKDAYS[2], validators=[Optional(), Length(max=200)])
+    desk_3 = StringField(WEEKDAYS[3], validators=[Optional(), Length(max=200)])
+    desk_4 = StringField(WEEKDAYS[4], validators=[Optional(), Length(max=200)])
+    desk_5 = StringField(WEEKDAYS[5], validators=[Optional(), Length(max=200)])
+    desk_6 = StringField(WEEKDAYS[6], validators=[Optional(), Length(max=200)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.parsed_desk_hours = []
+
+    def desk_fields(self):
+        return [getattr(self, f"desk_{weekday}") for weekday in range(7)]
+
+    def validate(self, extra_validators=None):
+        ok = super().validate(extra_validators)
+        self.parsed_desk_hours = []
+        for weekday, field in enumerate(self.desk_fields()):
+            try:
+                self.parsed_desk_hours += [(weekday, start, end) for start, end in parse_hours(field.data)]
+            except ValueError as exc:
+                field.errors = list(field.errors) + [str(exc.args[0])]
+                ok = False
+        return ok
+
+    def fill_desk_hours(self, site):
+        for weekday, field in enumerate(self.desk_fields()):
+            field.data = format_hours((h.starts, h.ends) for h in site.desk_hours if h.weekday == weekday)
 
 
 class MultiCheckboxField(SelectMultipleField):

@@ -1,9 +1,9 @@
 """Accounts and sites: what both domains share."""
 import enum
-from datetime import datetime
+from datetime import datetime, time
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Column, Enum, ForeignKey, Integer, String, Table, Text, delete, false, func, select
+from sqlalchemy import Boolean, CheckConstraint, Column, Enum, ForeignKey, Integer, String, Table, Text, Time, delete, false, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -46,13 +46,36 @@ class Site(db.Model):
     town: Mapped[str] = mapped_column(String(80), default="")
     phone: Mapped[str] = mapped_column(String(30), default="")
     email: Mapped[str] = mapped_column(String(254), default="")
+    # Free text kept for display ("fermé le jeudi après-midi"); the rules read desk_hours.
     opening_hours: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     staff: Mapped[list["User"]] = relationship(secondary=user_sites, back_populates="sites")
+    desk_hours: Mapped[list["DeskHours"]] = relationship(
+        cascade="all, delete-orphan", order_by="(DeskHours.weekday, DeskHours.starts)"
+    )
 
     def __repr__(self):
         return f"<Site {self.id} {self.name!r}>"
+
+
+class DeskHours(db.Model):
+    """One range of the reception desk's hours on one weekday, local wall-clock time (Europe/Paris).
+
+    A site without any row has not said when its desk opens: every day counts as open (see core/hours.py).
+    """
+
+    __tablename__ = "site_hours"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
+        CheckConstraint("ends > starts", name="ends_after_starts"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    weekday: Mapped[int] = mapped_column(Integer)  # Monday = 0
+    starts: Mapped[time] = mapped_column(Time)
+    ends: Mapped[time] = mapped_column(Time)
 
 
 class User(UserMixin, db.Model):

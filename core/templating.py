@@ -58,6 +58,9 @@ def register(app):
     app.jinja_env.filters["datetime_fr"] = lambda value: french_date(value, "EEEE d MMMM y 'à' HH:mm")
     app.jinja_env.filters["time_fr"] = lambda value: format_time(value, "HH:mm") if value else ""
     app.jinja_env.filters["short_date"] = lambda value: format_date(value, "dd/MM/y") if value else ""
+    from .hours import desk_week
+
+    app.jinja_env.globals["desk_week"] = desk_week
 
     from flask_babel import lazy_gettext as _l
 

@@ -12,7 +12,7 @@ from . import auth, sessions
 from .authz import admin_required, get_site_or_404, public, staff_required
 from .extensions import db, limiter
 from .forms import ChangePasswordForm, EmptyForm, LoginForm, NewStaffForm, SiteForm, StaffForm
-from .models import Role, Site, User, normalise_email
+from .models import DeskHours, Role, Site, User, normalise_email
 from .ratelimits import FailureLimit
 from .security import KEPT_PREFIX, kept_fields
 
@@ -177,6 +177,8 @@ def site_edit(site_id):
 
 def _site_form(site: Site):
     form = SiteForm(obj=site)
+    if request.method == "GET":
+        form.fill_desk_hours(site)
     if form.validate_on_submit():
         duplicate = db.session.scalar(select(Site.id).where(Site.name == form.name.data.strip(), Site.id != site.id))
         if duplicate:
@@ -186,6 +188,7 @@ def _site_form(site: Site):
             site.name = site.name.strip()
             for field in ("address", "postcode", "town", "phone", "email", "opening_hours"):
                 setattr(site, field, (getattr(site, field) or "").strip())
+            site.desk_hours = [DeskHours(weekday=weekday, starts=starts, ends=ends) for weekday, starts, ends in form.parsed_desk_hours]
             db.session.add(site)
             db.session.commit()
             flash(_("Structure enregistrée : %(name)s.", name=site.name), "success")

@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from core import residents
+from core import hours, residents
 from core.clock import PARIS, local_now, now
 from core.db import is_unique_violation
 from core.extensions import db
@@ -110,8 +110,17 @@ def policy_for(site_id: int, kind: DeviceKind) -> tuple[int, int]:
 
 
 def default_due_date(site_id: int, kind: DeviceKind) -> date:
+    """The policy's number of days, moved to the next day the site's desk is open (desk hours and
+    site-wide closures, core/hours.py). A loan for use on the spot (0 days) stays today."""
     days, _max = policy_for(site_id, kind)
-    return today() + timedelta(days=days)
+    if days == 0:
+        return today()
+    return hours.next_open_day(db.session.get(Site, site_id), today() + timedelta(days=days))
+
+
+def due_date_warning(site_id: int, due_on: date) -> str | None:
+    """The warning for a chosen or extended due date on which the lending site's desk is closed."""
+    return hours.closed_day_warning(db.session.get(Site, site_id), due_on)
 
 
 def set_policy(site_id: int, kind_id: int, default_days: int, max_per_resident: int) -> LoanPolicy:

@@ -112,10 +112,13 @@ def _workshops(site, room, staff, today) -> int:
         title, description, level = WORKSHOPS[(week + 2) % len(WORKSHOPS)]
         day = next_monday + timedelta(weeks=week, days=1)
         places = 4 if week == 0 else 6
-        created = operations.create_workshops(
-            staff, room, operations.WorkshopData(title, description, level, "Léa, conseillère numérique", places),
-            day, time(10), time(12),
-        )
+        try:
+            created = operations.create_workshops(
+                staff, room, operations.WorkshopData(title, description, level, "Léa, conseillère numérique", places),
+                day, time(10), time(12),
+            )
+        except operations.ReservationError:
+            continue  # a Tuesday the centre is closed (a public holiday, the team's training)
         workshop = created[0]
         # The first one is full, with two people waiting; the others half full.
         how_many = places + 2 if week == 0 else places // 2

@@ -1,48 +1,16 @@
 """Forms of the reservations domain. They check shape and single fields; rules live in operations."""
-import re
-from datetime import time
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField, TimeField
+from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+
+from core.hours import WEEKDAYS, format_hours, parse_hours  # noqa: F401  (shared with the sites' desk hours)
 
 from .identity import IdentityError, clean_first_name, parse_contact
 from .models import SLOT_LENGTHS, Attendance, Level
 
-WEEKDAYS = [_l("Lundi"), _l("Mardi"), _l("Mercredi"), _l("Jeudi"), _l("Vendredi"), _l("Samedi"), _l("Dimanche")]
 HOURS_FIELDS = ["hours_0", "hours_1", "hours_2", "hours_3", "hours_4", "hours_5", "hours_6"]
-
-RANGE = re.compile(r"^(\d{1,2})\s*(?:[h:]\s*(\d{2})?)?\s*(?:-|–|à|a)\s*(\d{1,2})\s*(?:[h:]\s*(\d{2})?)?$")
-
-
-def parse_hours(text: str) -> list[tuple[time, time]]:
-    """ "9:00-12:00, 14h-17h30" → [(09:00, 12:00), (14:00, 17:30)]. Raises ValueError in French."""
-    ranges = []
-    for part in re.split(r"[,;/]|\s+et\s+", (text or "").strip()):
-        part = part.strip().lower()
-        if not part:
-            continue
-        match = RANGE.match(part)
-        if not match:
-            raise ValueError(_l("Écrivez les horaires ainsi : 9:00-12:00, 14:00-17:30."))
-        h1, m1, h2, m2 = (int(g) if g else 0 for g in match.groups())
-        if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h2 == 24 and m2):
-            raise ValueError(_l("L'heure « %(part)s » n'existe pas.", part=part))
-        start, end = time(h1, m1), time(23, 59) if h2 == 24 else time(h2, m2)
-        if end <= start:
-            raise ValueError(_l("Dans « %(part)s », la fin doit être après le début.", part=part))
-        ranges.append((start, end))
-    ranges.sort()
-    for (_s1, e1), (s2, _e2) in zip(ranges, ranges[1:]):
-        if s2 < e1:
-            raise ValueError(_l("Deux plages horaires se chevauchent."))
-    return ranges
-
-
-def format_hours(ranges) -> str:
-    return ", ".join(f"{s.strftime('%H:%M')}-{e.strftime('%H:%M')}" for s, e in ranges)
 
 
 class IdentityMixin:
@@ -137,6 +105,8 @@ class ClosureForm(FlaskForm):
     first_day = DateField(_l("Premier jour"), validators=[InputRequired(_l("Indiquez le premier jour."))])
     last_day = DateField(_l("Dernier jour (vide : un seul jour)"), validators=[Optional()])
     reason = StringField(_l("Motif (montré aux habitants)"), validators=[InputRequired(_l("Indiquez le motif.")), Length(max=200)])
+    # The fingerprint of the cancellations shown on the confirmation page (operations.ClosureImpact).
+    confirmed = HiddenField(validators=[Optional(), Length(max=64)])
 
     def __init__(self, *args, rooms=(), **kwargs):
         super().__init__(*args, **kwargs)

@@ -169,6 +169,7 @@ class Closure(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     room: Mapped[Room | None] = relationship()
+    site: Mapped[Site] = relationship()
 
     def covers(self, day: date, room_id: int) -> bool:
         return self.first_day <= day <= self.last_day and self.room_id in (None, room_id)
@@ -286,6 +287,8 @@ class Booking(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     promoted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Cancelled because the centre (or the room) closes: the desk's list of people to tell.
+    closure_id: Mapped[int | None] = mapped_column(ForeignKey("room_closures.id", ondelete="SET NULL"), index=True)
 
     room: Mapped[Room] = relationship()
     site: Mapped[Site] = relationship()

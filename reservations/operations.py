@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from core import clock
 from core.clock import PARIS
@@ -120,8 +121,11 @@ def new_feed_token() -> str:
 
 
 def lock_site(site_id: int) -> Site:
+    # FOR NO KEY UPDATE on PostgreSQL: it serialises the site's lockers all the same, but lets a
+    # transaction holding a workshop's lock insert a booking (whose foreign key takes FOR KEY SHARE
+    # on the site) — with FOR UPDATE, a closure or workshop edit waiting for that workshop deadlocked.
     site = db.session.scalar(
-        select(Site).where(Site.id == site_id).with_for_update().execution_options(populate_existing=True)
+        select(Site).where(Site.id == site_id).with_for_update(key_share=True).execution_options(populate_existing=True)
     )
     if site is None:
         raise ReservationError(_("Ce centre n'existe pas."))
@@ -321,6 +325,9 @@ def register(workshop_id: int, first_name: str, contact: Contact, actor=None) ->
         raise ReservationError(_("Cet atelier est annulé."))
     if workshop.ends_at <= at or (not staff and workshop.starts_at <= at):
         raise ReservationError(_("Cet atelier a déjà commencé. On ne peut plus s'inscrire."))
+    closure = closure_on(workshop.room, workshop.starts_at.astimezone(PARIS).date())
+    if closure is not None:
+        raise ReservationError(_("Le centre est fermé ce jour-là (%(reason)s).", reason=closure.reason))
     already = db.session.scalar(
         select(Booking.id).where(
             Booking.workshop_id == workshop.id,
@@ -355,6 +362,8 @@ def promote_from_waiting_list(workshop: Workshop, actor=None, reason: str = "") 
     at = clock.now()
     if workshop.is_cancelled or workshop.starts_at <= at:
         return []
+    if closure_on(workshop.room, workshop.starts_at.astimezone(PARIS).date()) is not None:
+        return []  # nobody is called in for a day the centre is closed
     free = workshop.places - confirmed_count(workshop.id)
     if free <= 0:
         return []
@@ -487,8 +496,28 @@ def _when(day: date) -> str:
     return french_date(day, "EEEE d MMMM")
 
 
-def create_workshops(actor, room: Room, data: WorkshopData, day: date, starts: time, ends: time, repeat_weeks: int = 0) -> list[Workshop]:
-    """One workshop, or one per week for repeat_weeks more weeks: all or nothing."""
+class CreatedWorkshops(list):
+    """The workshops created, and the closed days skipped: [(day, closure reason)]."""
+
+    def __init__(self, workshops=(), skipped=()):
+        super().__init__(workshops)
+        self.skipped = list(skipped)
+
+
+def _closures_between(room: Room, first_day: date, last_day: date) -> list[Closure]:
+    return db.session.scalars(
+        select(Closure).where(
+            Closure.site_id == room.site_id,
+            Closure.first_day <= last_day,
+            Closure.last_day >= first_day,
+            (Closure.room_id.is_(None)) | (Closure.room_id == room.id),
+        )
+    ).all()
+
+
+def create_workshops(actor, room: Room, data: WorkshopData, day: date, starts: time, ends: time, repeat_weeks: int = 0) -> CreatedWorkshops:
+    """One workshop, or one per week for repeat_weeks more weeks: all or nothing, except that the
+    weeks falling on a closure are skipped (listed in the result's `skipped`)."""
     if not can_manage_site(actor, room.site_id):
         raise ReservationError(_("Seuls les responsables du centre peuvent créer un atelier."))
     lock_site(room.site_id)
@@ -496,9 +525,15 @@ def create_workshops(actor, room: Room, data: WorkshopData, day: date, starts: t
     if data.places > room.workstations:
         raise ReservationError(ngettext("La salle a %(num)s poste : pas plus de %(num)s place.", "La salle a %(num)s postes : pas plus de %(num)s places.", room.workstations))
     at = clock.now()
+    closures = _closures_between(room, day, day + timedelta(weeks=repeat_weeks))
     occurrences = []
+    skipped = []
     for week in range(repeat_weeks + 1):
         local_day = day + timedelta(weeks=week)
+        closure = slotlib.closure_for(closures, local_day, room.id)
+        if closure is not None:
+            skipped.append((local_day, closure.reason))
+            continue
         starts_at = slotlib.local_to_utc(local_day, starts)
         ends_at = slotlib.local_to_utc(local_day, ends)
         if ends_at <= starts_at:
@@ -521,7 +556,13 @@ def create_workshops(actor, room: Room, data: WorkshopData, day: date, starts: t
                   day=_when(local_day), seats=seats, left=max(0, room.workstations - seats))
             )
         occurrences.append((starts_at, ends_at))
-    workshops = []
+    if not occurrences:
+        local_day, reason = skipped[0]
+        raise ReservationError(
+            _("Le %(day)s, le centre est fermé (%(reason)s). Choisissez un autre jour. Rien n'a été créé.",
+              day=_when(local_day), reason=reason)
+        )
+    workshops = CreatedWorkshops(skipped=skipped)
     for starts_at, ends_at in occurrences:
         workshop = Workshop(
             site_id=room.site_id,
@@ -640,15 +681,115 @@ def regenerate_feed_token(actor, room: Room) -> str:
     return room.feed_token
 
 
-def add_closure(actor, site_id: int, room_id: int | None, first_day: date, last_day: date, reason: str) -> Closure:
+@dataclass
+class ClosureImpact:
+    """What a closure cancels: the workshops starting during it, their places and waiting lists,
+    and the open-access seats booked during it (not yet started)."""
+
+    workshops: list
+    registrations: list
+    seats: list
+
+    @property
+    def bookings(self) -> list:
+        return self.seats + self.registrations
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.workshops or self.registrations or self.seats)
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies what the staff saw on the confirmation page; any change gives another value."""
+        parts = [f"w{w.id}" for w in sorted(self.workshops, key=lambda w: w.id)]
+        parts += [f"b{b.id}{b.state.value[0]}" for b in sorted(self.bookings, key=lambda b: b.id)]
+        return hashlib.sha256(",".join(parts).encode()).hexdigest()[:32]
+
+
+class ClosureNeedsConfirmation(ReservationError):
+    """The closure would cancel bookings or workshops the staff has not confirmed (or not these)."""
+
+
+def closure_impact(site_id: int, room_id: int | None, first_day: date, last_day: date) -> ClosureImpact:
+    """Three queries, whatever the number of bookings."""
+    start, end = slotlib.day_bounds_utc(first_day, last_day)
+    at = clock.now()
+    query = select(Workshop).where(
+        Workshop.site_id == site_id, Workshop.cancelled_at.is_(None), Workshop.starts_at > at,
+        Workshop.starts_at >= start, Workshop.starts_at < end,
+    )
+    seats_query = select(Booking).where(
+        Booking.site_id == site_id, Booking.workshop_id.is_(None), Booking.state == BookingState.confirmed,
+        Booking.starts_at > at, Booking.starts_at >= start, Booking.starts_at < end,
+    )
+    if room_id is not None:
+        query = query.where(Workshop.room_id == room_id)
+        seats_query = seats_query.where(Booking.room_id == room_id)
+    workshops = db.session.scalars(query.options(selectinload(Workshop.room)).order_by(Workshop.starts_at, Workshop.id)).all()
+    registrations = db.session.scalars(
+        select(Booking)
+        .where(Booking.workshop_id.in_([w.id for w in workshops]), Booking.state.in_([BookingState.confirmed, BookingState.waiting]))
+        .options(selectinload(Booking.workshop))
+        .order_by(Booking.starts_at, Booking.id)
+    ).all() if workshops else []
+    seats = db.session.scalars(seats_query.options(selectinload(Booking.room)).order_by(Booking.starts_at, Booking.id)).all()
+    return ClosureImpact(list(workshops), list(registrations), list(seats))
+
+
+def add_closure(actor, site_id: int, room_id: int | None, first_day: date, last_day: date, reason: str,
+                *, confirmed: str | None = None) -> tuple[Closure, list[Booking]]:
+    """Close a site (or one room) for some days, cancelling what was booked during them.
+
+    When the closure cancels something, `confirmed` must be the fingerprint of the ClosureImpact the
+    staff saw: the impact is computed again here, under the locks, and any difference (a booking
+    made or cancelled since the preview) raises ClosureNeedsConfirmation and changes nothing.
+    Cancelled bookings keep the closure (the desk's list of people to call) and a history row;
+    nobody is promoted from a waiting list, since the workshop itself is cancelled.
+    Returns the closure and the cancelled bookings.
+    """
     if not can_manage_site(actor, site_id):
         raise ReservationError(_("Seuls les responsables du centre peuvent ajouter une fermeture."))
     if last_day < first_day:
         raise ReservationError(_("Le dernier jour doit être après le premier jour."))
-    closure = Closure(site_id=site_id, room_id=room_id, first_day=first_day, last_day=last_day, reason=reason, created_at=clock.now())
+    lock_site(site_id)  # no seat booked nor workshop created meanwhile
+    for workshop in closure_impact(site_id, room_id, first_day, last_day).workshops:
+        lock_workshop(workshop.id)  # nor a registration to them
+    impact = closure_impact(site_id, room_id, first_day, last_day)
+    if not impact.is_empty and confirmed != impact.fingerprint:
+        raise ClosureNeedsConfirmation(
+            _("Cette fermeture annule des réservations. Vérifiez la liste, puis confirmez.") if not confirmed else
+            _("Les réservations ont changé depuis l'affichage de la liste. Vérifiez la nouvelle liste, puis confirmez.")
+        )
+    at = clock.now()
+    closure = Closure(site_id=site_id, room_id=room_id, first_day=first_day, last_day=last_day, reason=reason, created_at=at)
     db.session.add(closure)
     db.session.flush()
-    return closure
+    _cancel_for_closure(closure, impact, actor, at)
+    return closure, impact.bookings
+
+
+def _cancel_for_closure(closure: Closure, impact: ClosureImpact, actor, at: datetime) -> None:
+    note = _("Fermeture : %(reason)s", reason=closure.reason)
+    for workshop in impact.workshops:
+        workshop.cancelled_at = at
+    for booking in impact.bookings:
+        previous = booking.state
+        booking.state = BookingState.cancelled
+        booking.cancelled_at = at
+        booking.closure_id = closure.id
+        record(booking, actor, BookingAction.cancelled, from_state=previous, to_state=BookingState.cancelled, note=note)
+    db.session.flush()
+    tell_closure_cancellations(closure, impact.bookings)
+
+
+def tell_closure_cancellations(closure: Closure, bookings: list[Booking]) -> None:
+    """THE hook for telling residents that a closure cancelled their booking (PRODUCT.md §4.8).
+
+    Called once per closure, inside the transaction that cancels the bookings, after they are
+    flushed: a message recorded here (an outbox row) is committed with the cancellation or rolled
+    back with it, and the sender delivers it after the commit. Until the messages exist, the desk
+    calls people from the closure's list (reservations.closure_calls).
+    """
 
 
 def french_public_holidays(year: int) -> list[tuple[date, str]]:
@@ -696,10 +837,18 @@ def add_public_holidays(actor, site_id: int, year: int) -> int:
             )
         )
     )
+    lock_site(site_id)
     added = 0
     for day, name in holidays:
         if day not in existing:
-            db.session.add(Closure(site_id=site_id, room_id=None, first_day=day, last_day=day, reason=name, created_at=clock.now()))
+            closure = Closure(site_id=site_id, room_id=None, first_day=day, last_day=day, reason=name, created_at=clock.now())
+            db.session.add(closure)
+            db.session.flush()
+            # A public holiday is known long in advance: what was booked on it is cancelled all the same.
+            impact = closure_impact(site_id, None, day, day)
+            for workshop in impact.workshops:
+                lock_workshop(workshop.id)
+            _cancel_for_closure(closure, closure_impact(site_id, None, day, day), actor, clock.now())
             added += 1
     db.session.flush()
     return added

@@ -187,7 +187,7 @@ def _render_lend(device, form, *, status=200, error=None, page=1, duplicates=(),
         searched=searched or bool(text),
         duplicates=duplicates,
         default_days=days,
-        default_due=lending.today() + timedelta(days=days),
+        default_due=lending.default_due_date(device.current_site_id, device.kind),
         limit=limit,
         show_override=show_override,
         lendable=device.is_available,
@@ -284,6 +284,8 @@ def lend(tag):
     db.session.commit()
     flash(_("Équipement %(tag)s prêté à %(name)s jusqu'au %(date)s.", tag=device.tag, name=resident.full_name,
             date=loan.due_on.strftime("%d/%m/%Y")), "success")
+    if warning := lending.due_date_warning(loan.site_id, loan.due_on):
+        flash(warning, "warning")
     return redirect(url_for("loans.receipt", loan_id=loan.id))
 
 
@@ -467,6 +469,8 @@ def extend(tag):
                 new_date = form.new_due_on.data
                 db.session.commit()
                 flash(_("Prêt prolongé jusqu'au %(date)s.", date=new_date.strftime("%d/%m/%Y")), "success")
+                if warning := lending.due_date_warning(loan.site_id, new_date):
+                    flash(warning, "warning")
                 return redirect(device_url(device))
         else:
             status = 400

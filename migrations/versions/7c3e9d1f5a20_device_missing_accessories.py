@@ -1,7 +1,7 @@
 """loans: accessories missing from a device since a loan
 
 Revision ID: 7c3e9d1f5a20
-Revises: 5d1e0c7a9b21
+Revises: 7c3e5b1f2a94
 Create Date: 2026-12-02
 
 An accessory that did not come back (a mouse, a charger) is no longer offered by the next loans
@@ -15,7 +15,7 @@ import core.db
 
 # revision identifiers, used by Alembic.
 revision = '7c3e9d1f5a20'
-down_revision = '5d1e0c7a9b21'
+down_revision = '7c3e5b1f2a94'
 branch_labels = None
 depends_on = None
 

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from core.authz import public
+from core.hours import say_ranges
 from core import clock
 from core.extensions import db, limiter
 from core.ratelimits import FailureLimit
@@ -57,9 +58,22 @@ def public_centres():
     return render_template("reservations/public/centres.html", sites=sites)
 
 
+def _merge(ranges):
+    """Touching or overlapping (start, end) ranges merged: 9-10, 10-11, 11-12 → 9-12."""
+    merged = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(start, end) for start, end in merged]
+
+
 @bp.get("/reserver/<int:site_id>")
 @public
 def public_days(site_id):
+    """The days with a free seat, each with what a resident can use: the rooms' workstations and
+    the hours when places are left (never a sum of seats over slots)."""
     site = _public_site_or_404(site_id)
     today = clock.local_now().date()
     horizon = db.session.scalar(select(func.max(Room.days_ahead)).where(Room.site_id == site.id, Room.active.is_(True)))
@@ -67,19 +81,44 @@ def public_days(site_id):
     if horizon is not None:
         period = slotlib.load_period(_public_rooms(site.id), today, today + timedelta(days=horizon))
         at = clock.now()
-        free_by_day = {}
+        by_day = {}
         for room in period.rooms:
             for slot in period.slots(room):
                 if slot.free and slotlib.bookable(slot, room, at):
-                    day = slot.local_start.date()
-                    free_by_day[day] = free_by_day.get(day, 0) + slot.free
-        days = sorted(free_by_day.items())
+                    rooms, ranges = by_day.setdefault(slot.local_start.date(), ({}, []))
+                    rooms[room.id] = room.workstations
+                    ranges.append((slot.starts_at, slot.ends_at))
+        days = [
+            (day, sum(rooms.values()), say_ranges([(s.astimezone(clock.PARIS).time(), e.astimezone(clock.PARIS).time()) for s, e in _merge(ranges)]))
+            for day, (rooms, ranges) in sorted(by_day.items())
+        ]
     workshops = db.session.scalar(
         select(func.count()).where(Workshop.site_id == site.id, Workshop.cancelled_at.is_(None), Workshop.starts_at > clock.now())
     )
     return render_template(
         "reservations/public/days.html", site=site, days=days, has_rooms=horizon is not None, workshops=workshops
     )
+
+
+def _why_nothing(period, day, at):
+    """Why a day shows no free time, in the words of times.html: (reason, detail)."""
+    today = at.astimezone(clock.PARIS).date()
+    closure = period.closure(day, None)
+    if closure is not None:
+        return "closed", closure.reason
+    if day < today:
+        return "past", None
+    with_slots = [(room, slots) for room in period.rooms if (slots := period.slots(room))]
+    if not with_slots:
+        room_closures = [period.closure(day, room.id) for room in period.rooms]
+        if room_closures and all(room_closures):
+            return "closed", room_closures[0].reason
+        return "no_hours", None
+    if all(day > today + timedelta(days=room.days_ahead) for room, _slots in with_slots):
+        return "not_yet", day - timedelta(days=max(room.days_ahead for room, _slots in with_slots))
+    if all(slot.starts_at - timedelta(minutes=room.minutes_before) < at for room, slots in with_slots for slot in slots):
+        return "over", None
+    return "full", None
 
 
 @bp.get("/reserver/<int:site_id>/<day>")
@@ -94,8 +133,8 @@ def public_times(site_id, day):
         free = [slot for slot in period.slots(room) if slot.free and slotlib.bookable(slot, room, at)]
         if free:
             rooms.append((room, free))
-    closure = period.closure(day, None) if period.rooms else None
-    return render_template("reservations/public/times.html", site=site, day=day, rooms=rooms, closure=closure)
+    why, detail = (None, None) if rooms else _why_nothing(period, day, at)
+    return render_template("reservations/public/times.html", site=site, day=day, rooms=rooms, why=why, detail=detail)
 
 
 def _slot_start(day, hhmm) -> datetime:

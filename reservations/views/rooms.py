@@ -5,7 +5,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 from wtforms.fields.choices import SelectChoice
 from sqlalchemy.orm import selectinload
 
@@ -111,6 +111,8 @@ def room_feed_regenerate(room_id):
 @bp.route("/structures/<int:site_id>/fermetures", methods=["GET", "POST"])
 @staff_required(Role.manager)
 def closures(site_id):
+    """Add a closure. When it would cancel bookings or workshops, the same POST answers with the list
+    of what it cancels and a confirmation button; the confirmation is checked against the list again."""
     site = get_site_or_404(site_id)
     _require_manager(site.id)
     rooms = db.session.scalars(select(Room).where(Room.site_id == site.id).order_by(Room.name)).all()
@@ -120,10 +122,25 @@ def closures(site_id):
         if room_id is not None and room_id not in {r.id for r in rooms}:
             form.room_id.errors = [_("Choisissez une salle de ce centre.")]
         else:
-            operations.add_closure(
-                current_user, site.id, room_id, form.first_day.data, form.last_day.data or form.first_day.data, form.reason.data.strip()
-            )
+            first_day, last_day = form.first_day.data, form.last_day.data or form.first_day.data
+            try:
+                closure, cancelled = operations.add_closure(
+                    current_user, site.id, room_id, first_day, last_day, form.reason.data.strip(), confirmed=form.confirmed.data or None
+                )
+            except operations.ClosureNeedsConfirmation as exc:
+                db.session.rollback()
+                was_confirmation = bool(form.confirmed.data)
+                impact = operations.closure_impact(site.id, room_id, first_day, last_day)
+                form.confirmed.data = impact.fingerprint
+                return render_template(
+                    "reservations/staff/closure_confirm.html", site=site, form=form, impact=impact, message=str(exc),
+                    room=next((r for r in rooms if r.id == room_id), None), first_day=first_day, last_day=last_day,
+                ), 409 if was_confirmation else 200
             db.session.commit()
+            if cancelled:
+                flash(ngettext("Fermeture ajoutée. %(num)s réservation annulée : prévenez la personne.",
+                               "Fermeture ajoutée. %(num)s réservations annulées : prévenez les personnes.", len(cancelled)), "success")
+                return redirect(url_for("reservations.closure_calls", closure_id=closure.id))
             flash(_("Fermeture ajoutée."), "success")
             return redirect(url_for("reservations.closures", site_id=site.id))
     today = clock.local_now().date()
@@ -131,10 +148,27 @@ def closures(site_id):
         select(Closure).where(Closure.site_id == site.id, Closure.last_day >= today)
         .options(selectinload(Closure.room)).order_by(Closure.first_day)
     ).all()
+    to_call = dict(db.session.execute(
+        select(Booking.closure_id, func.count()).where(Booking.closure_id.in_([c.id for c in listed])).group_by(Booking.closure_id)
+    ).all()) if listed else {}
     status = 400 if form.errors else 200
     return render_template(
-        "reservations/staff/closures.html", site=site, form=form, closures=listed, year=today.year, action_form=EmptyForm()
+        "reservations/staff/closures.html", site=site, form=form, closures=listed, year=today.year, action_form=EmptyForm(),
+        to_call=to_call,
     ), status
+
+
+@bp.get("/fermetures/<int:closure_id>/a-prevenir")
+@staff_required()
+def closure_calls(closure_id):
+    """The people whose booking a closure cancelled, with how to reach them: the desk calls them."""
+    closure = get_in_site_or_404(Closure, closure_id)
+    bookings = db.session.scalars(
+        select(Booking).where(Booking.closure_id == closure.id)
+        .options(selectinload(Booking.workshop), selectinload(Booking.room))
+        .order_by(Booking.starts_at, Booking.id)
+    ).all()
+    return render_template("reservations/staff/closure_calls.html", closure=closure, site=closure.site, bookings=bookings)
 
 
 @bp.post("/fermetures/<int:closure_id>/supprimer")

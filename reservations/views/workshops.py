@@ -18,7 +18,7 @@ from core.models import Role
 from .. import operations, slots as slotlib
 from ..forms import AttendanceForm, DeskWorkshopForm, WorkshopForm, WorkshopTextForm
 from ..models import Attendance, Booking, BookingEvent, BookingState, Level, Room, Workshop
-from . import bp, parse_day
+from . import bp, parse_day, say_day
 
 
 def _confirmed_counts(workshop_ids):
@@ -96,6 +96,9 @@ def workshop_new():
                 flash(_("%(n)s ateliers créés, un par semaine.", n=len(created)), "success")
             else:
                 flash(_("Atelier créé."), "success")
+            if created.skipped:
+                flash(_("Pas d'atelier les jours de fermeture : %(days)s.", days=" ; ".join(
+                    _("%(day)s (%(reason)s)", day=say_day(day), reason=reason) for day, reason in created.skipped)), "warning")
             return redirect(url_for("reservations.workshop_detail", workshop_id=created[0].id))
     status = 400 if form.errors or error else 200
     return render_template("reservations/staff/workshop_form.html", form=form, workshop=None, error=error), status

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
+from core.clock import PARIS
 from core.models import Role
 from tests.browser.conftest import ARTIFACTS
 from tests.conftest import PASSWORD, live_server
@@ -195,3 +196,98 @@ def test_manager_creates_a_workshop_and_marks_attendance(app, db, frozen, make_s
         shot(page, "staff-5-semaine")
     booking = db.session.scalar(db.select(Booking))
     assert booking.attendance is Attendance.present
+
+
+def log_in(page, base, email):
+    page.goto(base + "/connexion")
+    page.get_by_label("Adresse e-mail").fill(email)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+
+
+def test_manager_closes_the_centre_over_bookings_and_calls_from_the_list(app, db, frozen, make_site, make_user, page, check_accessibility):
+    from reservations.models import Booking, Closure
+    from tests.reservations.factories import at_local, book
+
+    site, room = world(db, make_site)
+    workshop = make_workshop(room, places=1, title="Prendre en main sa tablette")
+    register(workshop, n=1)
+    register(workshop, n=2, first_name="Kévin")
+    day = workshop.starts_at.astimezone(PARIS).date()
+    book(room, at_local(day, 14), n=3, first_name="Fatima")
+    manager = make_user(Role.manager, sites=[site], name="Karim Responsable")
+    email, site_id = manager.email, site.id
+    db.session.commit()
+    with live_server(app) as base:
+        log_in(page, base, email)
+        page.goto(f"{base}/structures/{site_id}/fermetures")
+        page.get_by_label("Premier jour").fill(day.isoformat())
+        page.get_by_label("Motif (montré aux habitants)").fill("Vacances de Noël")
+        page.get_by_role("button", name="Ajouter la fermeture").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Confirmer la fermeture")
+        expect(page.get_by_text("Prendre en main sa tablette (Salle informatique)")).to_be_visible()
+        check_accessibility(page, "confirmer la fermeture")
+        shot(page, "fermeture-1-confirmer")
+        assert db.session.scalar(db.select(db.func.count()).select_from(Closure)) == 0
+        db.session.rollback()  # release SQLite's lock for the server
+        page.get_by_role("button", name="Confirmer la fermeture et annuler ces réservations").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Personnes à prévenir")
+        expect(page.get_by_text("3 réservations annulées : prévenez les personnes.")).to_be_visible()
+        check_accessibility(page, "personnes à prévenir")
+        shot(page, "fermeture-2-a-prevenir")
+        page.set_viewport_size(PHONE)
+        fits(page)
+    db.session.rollback()
+    assert {b.first_name for b in db.session.scalars(db.select(Booking).where(Booking.state == "cancelled"))} == {"Nadia", "Kévin", "Fatima"}
+
+
+def test_admin_enters_the_desk_hours_of_a_site(app, db, make_site, make_user, page, check_accessibility):
+    from core.models import DeskHours
+
+    site = make_site("ACSRV")
+    admin = make_user(Role.admin, sites=[], name="Camille Coordination")
+    email, site_id = admin.email, site.id
+    db.session.commit()
+    with live_server(app) as base:
+        log_in(page, base, email)
+        page.goto(f"{base}/admin/structures/{site_id}/modifier")
+        page.get_by_label("Lundi").fill("9h-12h, 13h30-18h")
+        page.get_by_label("Mardi").fill("de 9 h le matin")
+        page.get_by_role("button", name="Enregistrer").click()
+        expect(page.locator("#desk_1-error")).to_have_text("Écrivez les horaires ainsi : 9:00-12:00, 14:00-17:30.")
+        check_accessibility(page, "structure, horaires refusés")
+        shot(page, "structure-horaires-erreur")
+        page.get_by_label("Mardi").fill("9:00-12:00")
+        page.get_by_role("button", name="Enregistrer").click()
+        expect(page.get_by_text("Structure enregistrée : ACSRV.")).to_be_visible()
+    db.session.rollback()
+    assert [(h.weekday, h.starts.hour) for h in db.session.scalars(db.select(DeskHours).order_by(DeskHours.weekday, DeskHours.starts))] == [
+        (0, 9), (0, 13), (1, 9)]
+
+
+def test_a_closed_day_and_a_day_not_open_yet_say_so_on_a_phone(app, db, frozen, make_site, phone, check_accessibility):
+    from reservations.models import Closure
+    from tests.reservations.factories import tomorrow
+
+    site, room = world(db, make_site)
+    db.session.add(Closure(site_id=site.id, first_day=tomorrow(), last_day=tomorrow(), reason="Vacances de Noël"))
+    site_id, closed, later = site.id, tomorrow(), tomorrow() + timedelta(days=30)
+    db.session.commit()
+    page = phone()
+    with live_server(app) as base:
+        page.goto(f"{base}/reserver/{site_id}")
+        expect(page.get_by_text("8 postes, des places de 14 h à 17 h").first).to_be_visible()
+        check_accessibility(page, "jours")
+        fits(page)
+        shot(page, "jour-0-liste")
+        page.goto(f"{base}/reserver/{site_id}/{closed.isoformat()}")
+        expect(page.get_by_text("Le centre est fermé ce jour-là.")).to_be_visible()
+        check_accessibility(page, "jour fermé")
+        fits(page)
+        shot(page, "jour-1-ferme")
+        page.goto(f"{base}/reserver/{site_id}/{later.isoformat()}")
+        expect(page.get_by_text("On ne peut pas encore réserver ce jour-là.")).to_be_visible()
+        check_accessibility(page, "jour pas encore ouvert")
+        fits(page)
+        shot(page, "jour-2-pas-encore")
+    assert not page.errors

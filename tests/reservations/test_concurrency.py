@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.extensions import db as _db
+from core.models import User
 from reservations import operations
 from reservations.models import Booking, BookingAction, BookingEvent, BookingState
 from tests.conftest import live_server
@@ -156,3 +157,38 @@ def test_parallel_http_requests_for_the_last_seat(app, db, sites):
     assert "Votre place est réservée" in next(body for s, body in statuses if s == 200)
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).where(Booking.room_id == room_id, Booking.state == BookingState.confirmed)) == 2
+
+
+def test_a_closure_confirmed_while_residents_book_and_register_leaves_nothing_live_on_the_closed_day(app, db, frozen, sites):
+    """The manager confirms the closure they previewed while residents book seats and join the workshop of
+    that day: whatever the order, nothing stays confirmed or waiting on the closed day — either the closure
+    went first (the others are refused) or a booking did (the closure asks for a new confirmation)."""
+    room = make_room(sites["a"], workstations=8)
+    workshop = make_workshop(room, day=TUESDAY, places=2)
+    register(workshop, n=1)
+    site_id, room_id, workshop_id, manager_id = sites["a"].id, room.id, workshop.id, sites["manager_a"].id
+    fingerprint = operations.closure_impact(site_id, None, TUESDAY, TUESDAY).fingerprint
+    db.session.commit()
+    n = 12
+
+    def work(i):
+        if i == 0:
+            operations.add_closure(_db.session.get(User, manager_id), site_id, None, TUESDAY, TUESDAY, "Vacances de Noël", confirmed=fingerprint)
+            return ("closed",)
+        if i % 2:
+            return ("ok", operations.book_seat(room_id, at_local(TUESDAY, 14), "Fatima", contact(200 + i))[0].id)
+        return ("ok", operations.register(workshop_id, "Nadia", contact(300 + i))[0].id)
+
+    outcomes = run_together(app, n, work)
+
+    assert not [o for o in outcomes if o[0] == "exception"], outcomes
+    db.session.expire_all()
+    live = db.session.scalar(select(func.count()).where(
+        Booking.site_id == site_id, Booking.state.in_([BookingState.confirmed, BookingState.waiting])))
+    if outcomes[0] == ("closed",):
+        assert live == 0
+        assert {kind for kind, *_rest in outcomes[1:]} == {"refused"}
+        assert all("fermé" in message or "annulé" in message for _kind, message in outcomes[1:])
+    else:
+        assert outcomes[0][0] == "refused" and "ont changé" in outcomes[0][1]
+        assert live == 1 + sum(1 for o in outcomes[1:] if o[0] == "ok")

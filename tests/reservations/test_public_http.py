@@ -37,7 +37,10 @@ def test_from_the_centre_to_the_private_link(db, frozen, sites, client, caplog):
     offered = re.findall(r'href="/reserver/\d+/(\d{4}-\d\d-\d\d)"', days.get_data(as_text=True))
     # Tuesdays and Thursdays within 14 days, minus the closed Thursday 26 March.
     assert offered == ["2026-03-24", "2026-03-31", "2026-04-02"]
-    assert "2 places libres" in page_text(days)  # Tuesday 24: 14 h free (2), 15 h full
+    # What a resident can use, never a sum of seats over slots: Tuesday 24, 14 h free (2), 15 h full.
+    assert "Mardi 24 mars<span class=\"sub\">2 postes, des places de 14 h à 15 h</span>" in page_text(days)
+    assert "Mardi 31 mars<span class=\"sub\">2 postes, des places de 14 h à 16 h</span>" in page_text(days)
+    assert "places libres" not in page_text(days)
 
     times = client.get(f"/reserver/{sites['a'].id}/2026-03-24")
     text = page_text(times)
