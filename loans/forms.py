@@ -78,10 +78,10 @@ def parse_french_price(raw: str) -> Decimal | None:
         raise ValueError(_("Montant illisible : « %(value)s ». Écrivez par exemple 349,90.", value=text)) from None
     if value < 0:
         raise ValueError(_("Le prix ne peut pas être négatif."))
+    if value > MAX_PRICE:  # first: quantize() fails on more digits than the decimal context holds
+        raise ValueError(_("Ce prix est trop élevé."))
     if value != value.quantize(Decimal("0.01")):
         raise ValueError(_("Le prix a au plus deux chiffres après la virgule."))
-    if value > MAX_PRICE:
-        raise ValueError(_("Ce prix est trop élevé."))
     return value.quantize(Decimal("0.01"))
 
 
