@@ -75,6 +75,7 @@ def test_every_form_derives_from_the_base_form():
     """Its bounds (dates in range, integers that fit) apply only to subclasses of core.forms.BaseForm."""
     from flask_wtf import FlaskForm
 
+    _all_forms()  # imports every module that defines forms
     found, todo = [], [FlaskForm]
     while todo:
         for sub in todo.pop().__subclasses__():
