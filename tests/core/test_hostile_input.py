@@ -17,8 +17,10 @@ Every answer must be < 500; every answer >= 400 must leave the database as it wa
 
 Budget: HOSTILE_BUDGET requests at most per route and method (default below), a seeded sample of the
 (target, value) pairs with every target tried at least once. HOSTILE_BUDGET=0 sends them all
-(the full corpus). HOSTILE_SEED changes the sample. The test prints nothing; on failure it lists
-every request that answered >= 500, with its class.
+(the full corpus). HOSTILE_SEED changes the sample. On failure the test lists every request that
+answered >= 500 (or wrote while refusing), with its class; HOSTILE_REPORT=file appends one line per
+500 and the number of requests sent per route, for counting. About 2,400 requests for the ~105 routes
+and methods of today.
 """
 import os
 import random
@@ -28,7 +30,6 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import pytest
 import sqlalchemy as sa
-from flask import Request
 from werkzeug.utils import cached_property
 
 from core.models import Role
@@ -64,8 +65,6 @@ FIELD_ONLY = {
 URL_ONLY = {"path text": ["..", "%2e%2e", "a/b"]}
 METHODS = {"GET", "POST", "PUT", "DELETE", "PATCH"}
 
-# The last few requests that answered >= 500, for the failure message.
-_CLASS_OF = {value: name for table in (COMMON, FIELD_ONLY, URL_ONLY) for name, values in table.items() for value in values}
 
 
 # --- what the view reads ---------------------------------------------------------------------
