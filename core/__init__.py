@@ -26,6 +26,9 @@ def create_app(test_config=None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     logging.getLogger("core").setLevel(logging.INFO)
 
+    from . import input as input_rules
+
+    input_rules.register(app)  # before the routes: bounded ids, clean query strings and forms
     _init_extensions(app)
     _register_blueprints(app)
 

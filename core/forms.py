@@ -1,11 +1,15 @@
 """Forms of the kernel: login, passwords, sites, staff accounts."""
+import re
+from datetime import datetime
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, Optional, Regexp, ValidationError
+from wtforms import BooleanField, DateField, DateTimeField, EmailField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, Optional, Regexp, StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .hours import WEEKDAYS, format_hours, parse_hours
+from .input import FIRST_DAY, LAST_DAY, MAX_INT, day_in_range
 from .models import Role
 
 MIN_PASSWORD = 10
@@ -16,11 +20,41 @@ def strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-class EmptyForm(FlaskForm):
+class BaseForm(FlaskForm):
+    """The base of every form (tests/core/test_hostile_input.py checks it): bounds no field may lack.
+
+    Control characters never reach a form (core/input.py cleans every request's values); here each
+    bound field also gets, after its own validators, a check that its value fits where it is stored:
+    a date within the application's range (year 1 or 9999 would overflow the UTC conversion and the
+    month arithmetic), a whole number within the database's INTEGER.
+    """
+
+    class Meta(FlaskForm.Meta):
+        def bind_field(self, form, unbound_field, options):
+            field = super().bind_field(form, unbound_field, options)
+            if isinstance(field, (DateField, DateTimeField)):
+                field.validators = [*field.validators, _date_in_range]
+            elif isinstance(field, IntegerField):
+                field.validators = [*field.validators, _integer_in_range]
+            return field
+
+
+def _date_in_range(form, field):
+    value = field.data.date() if isinstance(field.data, datetime) else field.data
+    if value is not None and not day_in_range(value):
+        raise StopValidation(_l("Choisissez une date entre %(first)s et %(last)s.", first=FIRST_DAY.year, last=LAST_DAY.year))
+
+
+def _integer_in_range(form, field):
+    if field.data is not None and not -MAX_INT <= field.data <= MAX_INT:
+        raise StopValidation(_l("Ce nombre est trop grand."))
+
+
+class EmptyForm(BaseForm):
     """One-button actions (deactivate, log out…): just the CSRF token."""
 
 
-class LoginForm(FlaskForm):
+class LoginForm(BaseForm):
     email = EmailField(_l("Adresse e-mail"), validators=[InputRequired(_l("Indiquez votre adresse e-mail."))])
     password = PasswordField(_l("Mot de passe"), validators=[InputRequired(_l("Indiquez votre mot de passe."))])
     remember = BooleanField(_l("Rester connecté sur cet ordinateur (seulement sur un ordinateur personnel)"), default=False)
@@ -36,7 +70,7 @@ def new_password_field(label):
     )
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(BaseForm):
     current_password = PasswordField(_l("Mot de passe actuel"), validators=[InputRequired(_l("Indiquez votre mot de passe actuel."))])
     new_password = new_password_field(_l("Nouveau mot de passe (10 caractères au moins)"))
     confirm = PasswordField(
@@ -46,9 +80,16 @@ class ChangePasswordForm(FlaskForm):
 
 
 PHONE = Regexp(r"^[0-9 +().-]{6,30}$", message=_l("Numéro de téléphone invalide (chiffres, espaces, + et - seulement)."))
+RESIDENT_PHONE_DIGITS = 20  # residents.phone keeps the digits only (core.residents.normalise_phone)
 
 
-class SiteForm(FlaskForm):
+def resident_phone_digits(form, field):
+    """A resident's phone is stored as its digits: no more than its column holds."""
+    if field.data and len(re.sub(r"\D", "", field.data)) > RESIDENT_PHONE_DIGITS:
+        raise ValidationError(_l("Numéro de téléphone trop long (%(n)s chiffres au plus).", n=RESIDENT_PHONE_DIGITS))
+
+
+class SiteForm(BaseForm):
     name = StringField(_l("Nom de la structure"), filters=[strip], validators=[DataRequired(_l("Indiquez le nom.")), Length(max=120)])
     address = StringField(_l("Adresse"), filters=[strip], validators=[Optional(), Length(max=200)])
     postcode = StringField(_l("Code postal"), filters=[strip], validators=[Optional(), Regexp(r"^\d{5}$", message=_l("Le code postal a 5 chiffres."))])
@@ -93,7 +134,7 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class StaffForm(FlaskForm):
+class StaffForm(BaseForm):
     name = StringField(_l("Nom et prénom"), filters=[strip], validators=[DataRequired(_l("Indiquez le nom.")), Length(max=120)])
     email = EmailField(_l("Adresse e-mail"), filters=[strip], validators=[DataRequired(_l("Indiquez l'adresse e-mail.")), Email(_l("Adresse e-mail invalide.")), Length(max=254)])
     role = SelectField(_l("Rôle"), validators=[InputRequired()])

@@ -8,6 +8,8 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError, generate_csrf
 from werkzeug.exceptions import HTTPException
 
+from .extensions import db
+
 log = logging.getLogger("core.security")
 
 CSP = "; ".join(
@@ -56,10 +58,22 @@ def error_page(error):
     code = error.code if isinstance(error, HTTPException) else 500
     if code >= 500:
         log.exception("server error endpoint=%s", request.endpoint)
+    title = _(ERROR_TITLES.get(code, ERROR_TITLES[400]))
+    plain = title, code, {"Content-Type": "text/plain; charset=utf-8"}
     if request_ctx.url_adapter is None:
         # The request was refused before routing (e.g. an untrusted Host header): no links to build.
-        return _(ERROR_TITLES.get(code, ERROR_TITLES[400])), code, {"Content-Type": "text/plain; charset=utf-8"}
-    return render_template("errors/error.html", code=code, title=_(ERROR_TITLES.get(code, ERROR_TITLES[400]))), code
+        return plain
+    # After a failed write the session's transaction is dead (PostgreSQL refuses every further
+    # statement): roll back before the page's menu reads the current user from the database.
+    try:
+        db.session.rollback()
+    except Exception:  # the connection itself is gone: the page must still answer
+        log.exception("rollback failed before an error page")
+    try:
+        return render_template("errors/error.html", code=code, title=title), code
+    except Exception:
+        log.exception("error page failed code=%s", code)
+        return plain
 
 
 def csrf_expired(error: CSRFError):

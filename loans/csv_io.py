@@ -138,7 +138,7 @@ class ImportPreview:
 
 def decode(content: bytes) -> tuple[str, str]:
     """UTF-8 (with or without BOM) first, else Windows-1252 (Excel's "CSV" on older Windows)."""
-    if b"\x00" in content[:4096]:
+    if b"\x00" in content:  # anywhere: a NUL after the first kilobytes would reach a text column
         raise FileProblem(_("Ce fichier n'est pas un fichier CSV (c'est peut-être un classeur Excel). "
                             "Dans Excel : Fichier › Enregistrer sous › « CSV (séparateur : point-virgule) »."))
     try:

@@ -6,14 +6,13 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, Field, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 from wtforms.widgets import TextInput
 
 from core.clock import now
-from core.forms import PHONE
+from core.forms import PHONE, BaseForm
 
 PARIS = ZoneInfo("Europe/Paris")
 OLDEST_PURCHASE = date(1980, 1, 1)
@@ -79,10 +78,10 @@ def parse_french_price(raw: str) -> Decimal | None:
         raise ValueError(_("Montant illisible : « %(value)s ». Écrivez par exemple 349,90.", value=text)) from None
     if value < 0:
         raise ValueError(_("Le prix ne peut pas être négatif."))
+    if value > MAX_PRICE:  # first: quantize() fails on more digits than the decimal context holds
+        raise ValueError(_("Ce prix est trop élevé."))
     if value != value.quantize(Decimal("0.01")):
         raise ValueError(_("Le prix a au plus deux chiffres après la virgule."))
-    if value > MAX_PRICE:
-        raise ValueError(_("Ce prix est trop élevé."))
     return value.quantize(Decimal("0.01"))
 
 
@@ -166,7 +165,7 @@ def _strip(value):
 # --- device forms -------------------------------------------------------------------------------
 
 
-class DeviceForm(FlaskForm):
+class DeviceForm(BaseForm):
     class Meta:
         filters = {}
 
@@ -230,7 +229,7 @@ class DeviceForm(FlaskForm):
 SIM_FIELDS = ("imei", "phone_number", "operator", "data_plan")
 
 
-class DeviceKindForm(FlaskForm):
+class DeviceKindForm(BaseForm):
     name = StringField(
         _l("Nom du type"),
         filters=[_strip],
@@ -251,7 +250,7 @@ class DeviceKindForm(FlaskForm):
 # --- actions and import -------------------------------------------------------------------------
 
 
-class ActionForm(FlaskForm):
+class ActionForm(BaseForm):
     note = StringField(_l("Note (facultative)"), filters=[_strip], validators=[Length(max=500, message=_l("500 caractères au plus."))])
     to_site = ChoiceField(_l("Structure de destination"), invalid_message=_l("Choisissez une structure dans la liste."))
 
@@ -260,9 +259,9 @@ class ActionForm(FlaskForm):
         self.to_site.choices = [(s.id, s.name) for s in sites]
 
 
-class ImportForm(FlaskForm):
+class ImportForm(BaseForm):
     file = FileField(_l("Fichier CSV de l'inventaire"), validators=[FileRequired(_l("Choisissez le fichier CSV à importer."))])
 
 
-class ImportConfirmForm(FlaskForm):
-    token = HiddenField(validators=[InputRequired()])
+class ImportConfirmForm(BaseForm):
+    token = HiddenField(validators=[InputRequired(), Length(max=64)])  # device_import_drafts.token

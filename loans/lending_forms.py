@@ -5,13 +5,13 @@ span rows (device available, limit per resident, due date after today…) stay i
 that the view, the CLI and the demo share them.
 """
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from core import forms as core_forms
-from core.forms import PHONE, strip
+from core.forms import PHONE, BaseForm, resident_phone_digits, strip
+from core.input import parse_id
 
 
 class MultiCheckboxField(core_forms.MultiCheckboxField):
@@ -67,14 +67,14 @@ def _name_field(label):
     return StringField(label, filters=[strip], validators=[Length(max=80, message=_l("80 caractères au plus."))])
 
 
-class LendForm(FlaskForm):
+class LendForm(BaseForm):
     # Chosen in the list of search results: a resident id, or "new" for the person typed below.
     resident = StringField(_l("Emprunteur ou emprunteuse"), filters=[strip])
     q = StringField(_l("Nom, téléphone ou n° d'adhérent"), filters=[strip], validators=[Optional(), Length(max=100)])
 
     first_name = _name_field(_l("Prénom"))
     last_name = _name_field(_l("Nom"))
-    phone = StringField(_l("Téléphone (facultatif)"), filters=[strip], validators=[Optional(), PHONE])
+    phone = StringField(_l("Téléphone (facultatif)"), filters=[strip], validators=[Optional(), PHONE, resident_phone_digits])
     email = EmailField(_l("Adresse e-mail (facultatif)"), filters=[strip],
                        validators=[Optional(), Email(_l("Adresse e-mail invalide.")), Length(max=254)])
     membership_number = StringField(_l("N° d'adhérent (facultatif)"), filters=[strip], validators=[Optional(), Length(max=40)])
@@ -92,7 +92,7 @@ class LendForm(FlaskForm):
     )
     override_reason = TextAreaField(_l("Raison du dépassement de la limite"), filters=[strip],
                                     validators=[Optional(), Length(max=500)])
-    form_key = HiddenField()
+    form_key = HiddenField(validators=[Length(max=64)])  # loans.form_key
 
     def __init__(self, *args, accessories=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -107,7 +107,7 @@ class LendForm(FlaskForm):
             return
         if not field.data:
             raise ValidationError(_l("Choisissez la personne qui emprunte, ou remplissez « Nouvelle personne »."))
-        if not field.data.isdigit():
+        if parse_id(field.data) is None:
             raise ValidationError(_l("Choisissez la personne dans la liste."))
 
     def validate_first_name(self, field):
@@ -119,7 +119,7 @@ class LendForm(FlaskForm):
             raise ValidationError(_l("Indiquez le nom de la nouvelle personne."))
 
 
-class TakeBackForm(FlaskForm):
+class TakeBackForm(BaseForm):
     site = site_select(_l("Structure où l'équipement est rendu"))
     accessories = MultiCheckboxField(_l("Accessoires rendus"))
     condition = TextAreaField(_l("État au retour (facultatif)"), filters=[strip], validators=[Optional(), Length(max=1000)])
@@ -132,26 +132,26 @@ class TakeBackForm(FlaskForm):
         self.accessories.choices = [SelectChoice(a, a) for a in accessories]
 
 
-class ReplaceAccessoryForm(FlaskForm):
+class ReplaceAccessoryForm(BaseForm):
     """One button per missing accessory on the device page: the accessory's name travels in the body."""
 
     accessory = HiddenField(filters=[strip], validators=[InputRequired(_l("Choisissez l'accessoire remplacé.")),
                                                          Length(max=1000)])
 
 
-class ExtendForm(FlaskForm):
+class ExtendForm(BaseForm):
     new_due_on = FrenchDateField(_l("Nouvelle date de retour"), validators=[InputRequired(_l("Indiquez la nouvelle date de retour."))])
     agreed_by = StringField(_l("Qui a accepté la prolongation"), filters=[strip],
                             validators=[InputRequired(_l("Indiquez qui a accepté la prolongation.")), Length(max=120)])
 
 
-class DeclareLostForm(FlaskForm):
+class DeclareLostForm(BaseForm):
     confirm = BooleanField(_l("Je confirme : la personne a perdu l'équipement ou ne le rendra pas"),
                            validators=[InputRequired(_l("Cochez la case pour confirmer la perte."))])
     note = TextAreaField(_l("Ce que la personne a dit (facultatif)"), filters=[strip], validators=[Optional(), Length(max=1000)])
 
 
-class FoundAgainForm(FlaskForm):
+class FoundAgainForm(BaseForm):
     site = site_select(_l("Structure où l'équipement a été rapporté"))
     note = TextAreaField(_l("Où et comment il a été retrouvé (facultatif)"), filters=[strip], validators=[Optional(), Length(max=1000)])
 
@@ -160,19 +160,19 @@ class FoundAgainForm(FlaskForm):
         self.site.choices = [SelectChoice(s.id, s.name) for s in sites]
 
 
-class ResidentForm(FlaskForm):
+class ResidentForm(BaseForm):
     first_name = StringField(_l("Prénom"), filters=[strip],
                              validators=[DataRequired(_l("Indiquez le prénom.")), Length(max=80, message=_l("80 caractères au plus."))])
     last_name = StringField(_l("Nom"), filters=[strip],
                             validators=[DataRequired(_l("Indiquez le nom.")), Length(max=80, message=_l("80 caractères au plus."))])
-    phone = StringField(_l("Téléphone (facultatif)"), filters=[strip], validators=[Optional(), PHONE])
+    phone = StringField(_l("Téléphone (facultatif)"), filters=[strip], validators=[Optional(), PHONE, resident_phone_digits])
     email = EmailField(_l("Adresse e-mail (facultatif)"), filters=[strip],
                        validators=[Optional(), Email(_l("Adresse e-mail invalide.")), Length(max=254)])
     membership_number = StringField(_l("N° d'adhérent (facultatif)"), filters=[strip], validators=[Optional(), Length(max=40)])
     notes = TextAreaField(_l("Remarques utiles au prêt (facultatif)"), filters=[strip], validators=[Optional(), Length(max=2000)])
 
 
-class PolicyForm(FlaskForm):
+class PolicyForm(BaseForm):
     """One row per kind of device, named days_<kind_id> / max_<kind_id>; built by policy_form()."""
 
 

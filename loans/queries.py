@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased, joinedload
 
 from core.extensions import db
+from core.input import parse_id
 from core.models import Site, User
 
 from .models import Device, DeviceEvent, DeviceKind, DeviceStatus
@@ -31,11 +32,7 @@ DEFAULT_SORT = "tag"
 
 
 def _int_or_none(value):
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number > 0 else None
+    return parse_id(value)  # a positive id within the database's range, else no filter
 
 
 @dataclass

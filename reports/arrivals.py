@@ -8,7 +8,6 @@ from datetime import date, timedelta
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms import StringField
@@ -17,6 +16,8 @@ from wtforms.validators import AnyOf, InputRequired
 from core import clock
 from core.authz import get_in_site_or_404, get_site_or_404, staff_required
 from core.extensions import db
+from core.forms import BaseForm
+from core.input import parse_iso_day
 from reservations import operations
 from reservations.models import Attendance, Booking, BookingState
 from reservations.slots import day_bounds_utc
@@ -24,16 +25,13 @@ from reservations.slots import day_bounds_utc
 from .views import bp
 
 
-class ArrivalForm(FlaskForm):
+class ArrivalForm(BaseForm):
     attendance = StringField(validators=[InputRequired(), AnyOf([Attendance.present.value, Attendance.absent.value])])
     day = StringField()
 
 
 def _day_from(raw) -> date | None:
-    try:
-        return date.fromisoformat(raw) if raw else clock.local_now().date()
-    except ValueError:
-        return None
+    return parse_iso_day(raw) if raw else clock.local_now().date()
 
 
 @bp.get("/arrivees")

@@ -23,9 +23,10 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from core.clock import PARIS, local_now
+from core.input import FIRST_DAY, LAST_DAY
 from core.templating import french_date
 
-EARLIEST = date(2000, 1, 1)
+EARLIEST = FIRST_DAY  # the application's date range (core/input.py): no month arithmetic leaves the calendar
 # Days of figures the current month needs before the reports open on it.
 DEFAULT_MONTH_MIN_DAYS = 7
 MAX_CUSTOM_DAYS = 366 * 10
@@ -185,6 +186,8 @@ def window_label(window: Window) -> str:
 def parse_key(raw: str) -> Period:
     """'2026-03' (month), '2026-T1' (quarter), '2026' (year)."""
     text = (raw or "").strip()
+    if (match := re.match(r"^(\d{4})", text)) and not EARLIEST.year <= int(match[1]) <= LAST_DAY.year:
+        raise PeriodError(_("Choisissez une période après le 1er janvier 2000."))
     if match := _MONTH.match(text):
         year, month = int(match[1]), int(match[2])
         if 1 <= month <= 12:
@@ -221,9 +224,12 @@ def parse_french_date(raw: str, field: str) -> date:
             field,
         )
     try:
-        return date(year, month, day)
+        day = date(year, month, day)
     except ValueError:
         raise PeriodError(_("Cette date n'existe pas : « %(value)s ».", value=text[:40]), field) from None
+    if not EARLIEST <= day <= LAST_DAY:
+        raise PeriodError(_("Choisissez une date entre 2000 et 2100."), field)
+    return day
 
 
 def parse_custom(raw_first: str, raw_last: str) -> Period:

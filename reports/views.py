@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from core import csv_export
 from core.authz import admin_required, get_site_or_404, staff_required
+from core.input import parse_int
 from core.extensions import db
 from core.models import Role, Site
 from core.templating import french_date
@@ -169,9 +170,10 @@ def _funder_year():
     raw = (request.args.get("annee") or "").strip()
     if not raw:
         return yesterday.year, None
-    if not raw.isdigit() or not periods.EARLIEST.year <= int(raw) <= yesterday.year:
+    try:
+        return parse_int(raw, periods.EARLIEST.year, yesterday.year), None
+    except ValueError:  # not a plain number ('²' passes str.isdigit()), or out of the list
         return None, _("Année inconnue : « %(value)s ». Choisissez-en une dans la liste.", value=raw[:10])
-    return int(raw), None
 
 
 def _funder_context():

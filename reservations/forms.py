@@ -1,10 +1,10 @@
 """Forms of the reservations domain. They check shape and single fields; rules live in operations."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
+from core.forms import BaseForm
 from core.hours import WEEKDAYS, format_hours, parse_hours  # noqa: F401  (shared with the sites' desk hours)
 
 from .identity import IdentityError, clean_first_name, parse_contact
@@ -29,7 +29,7 @@ class IdentityMixin:
             raise ValidationError(str(exc)) from exc
 
 
-class BookingForm(IdentityMixin, FlaskForm):
+class BookingForm(IdentityMixin, BaseForm):
     first_name = StringField(_l("Votre prénom"), validators=[Length(max=200)])
     contact = StringField(_l("Votre numéro de téléphone ou votre e-mail"), validators=[Length(max=254)])
 
@@ -45,7 +45,7 @@ class DeskWorkshopForm(BookingForm):
     contact = StringField(_l("Son téléphone ou son e-mail"), validators=[Length(max=254)])
 
 
-class RoomForm(FlaskForm):
+class RoomForm(BaseForm):
     site_id = SelectField(_l("Centre"), coerce=int, validators=[InputRequired(_l("Choisissez le centre."))])
     name = StringField(_l("Nom de la salle"), validators=[InputRequired(_l("Indiquez le nom de la salle.")), Length(max=80)])
     workstations = IntegerField(
@@ -100,7 +100,7 @@ class RoomForm(FlaskForm):
             field.data = format_hours((h.starts, h.ends) for h in room.hours if h.weekday == weekday)
 
 
-class ClosureForm(FlaskForm):
+class ClosureForm(BaseForm):
     room_id = SelectField(_l("Fermeture de"), coerce=int)
     first_day = DateField(_l("Premier jour"), validators=[InputRequired(_l("Indiquez le premier jour."))])
     last_day = DateField(_l("Dernier jour (vide : un seul jour)"), validators=[Optional()])
@@ -117,7 +117,7 @@ class ClosureForm(FlaskForm):
             raise ValidationError(_l("Le dernier jour doit être après le premier jour."))
 
 
-class WorkshopTextForm(FlaskForm):
+class WorkshopTextForm(BaseForm):
     title = StringField(_l("Titre"), validators=[InputRequired(_l("Indiquez le titre.")), Length(max=120)])
     description = TextAreaField(_l("Description en mots simples"), validators=[Optional(), Length(max=2000)])
     level = SelectField(_l("Niveau"), default=Level.everyone.value)
@@ -152,7 +152,7 @@ class WorkshopForm(WorkshopTextForm):
             raise ValidationError(_l("L'heure de fin doit être après l'heure de début."))
 
 
-class AttendanceForm(FlaskForm):
+class AttendanceForm(BaseForm):
     attendance = SelectField(validators=[InputRequired()])
 
     def __init__(self, *args, **kwargs):

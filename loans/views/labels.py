@@ -1,15 +1,17 @@
 """Label sheets: print the QR labels of ticked or filtered devices, and reprint one device's label."""
+import re
+
 from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SelectField, StringField
 from wtforms.validators import Length, ValidationError
 
 from core.authz import staff_required
 from core.extensions import db
+from core.forms import BaseForm
 
 from .. import labels, queries, tags
 from ..models import DeviceKind, DeviceStatus
@@ -18,7 +20,7 @@ from . import bp
 FILTERS = ("site", "kind", "status", "q")
 
 
-class LabelSheetForm(FlaskForm):
+class LabelSheetForm(BaseForm):
     """The sheet's settings and, without ticked devices, the inventory filters. Read from the query
     string (GET) or a posted form (many ticked devices); validated by hand for French messages."""
 
@@ -50,7 +52,7 @@ class LabelSheetForm(FlaskForm):
     def validate_start(self, field):
         per_sheet = self.sheet_format.per_sheet
         text = (field.data or "").strip() or "0"
-        if not text.isdigit() or int(text) >= per_sheet:
+        if not re.fullmatch(r"[0-9]{1,4}", text) or int(text) >= per_sheet:
             raise ValidationError(_("Indiquez un nombre entre 0 et %(n)s.", n=per_sheet - 1))
         field.data = str(int(text))
 

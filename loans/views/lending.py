@@ -19,6 +19,7 @@ from sqlalchemy.orm import joinedload
 from core import residents
 from core.authz import check_site, refuse, staff_required
 from core.extensions import db
+from core.input import parse_id
 from core.models import Site
 from core.residents import Resident, ResidentError
 
@@ -153,10 +154,10 @@ def results_loan_lines(results, device: Device | None) -> dict[int, list[dict]]:
 
 
 def _chosen_resident(form) -> Resident | None:
-    value = form.resident.data or ""
-    if not value.isdigit():
+    resident_id = parse_id(form.resident.data)  # None for '²' or 10^30, not an overflow
+    if resident_id is None:
         return None
-    query = select(Resident).where(Resident.id == int(value))
+    query = select(Resident).where(Resident.id == resident_id)
     return db.session.scalar(residents.visible_to(current_user, query))
 
 

@@ -2,13 +2,13 @@
 from flask import current_app, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms import StringField
 
 from core.authz import public, staff_required
 from core.extensions import db, limiter
+from core.forms import BaseForm
 from core.templating import add_nav
 
 from .. import tags
@@ -73,7 +73,7 @@ def _not_for_search_engines(response):
 # --- the desk scan box ---------------------------------------------------------------------------
 
 
-class ScanForm(FlaskForm):
+class ScanForm(BaseForm):
     """GET form: what is typed is a device code, not personal data, and GET lets a keyboard-wedge
     scanner (which types the label URL then Enter) and a browser without JavaScript both work."""
 

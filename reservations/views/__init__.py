@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 
 from core.clock import PARIS
 from core.templating import french_date
+from core.input import parse_iso_day
 
 from .. import models  # noqa: F401  (tables known to the app and to Alembic)
 
@@ -38,10 +39,10 @@ def parse_day(raw: str | None, default: date | None = None) -> date:
         if default is None:
             abort(404)
         return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
+    day = parse_iso_day(raw)  # None also for a day outside the application's range (year 1, 9999)
+    if day is None:
         abort(404)
+    return day
 
 
 @bp.record_once

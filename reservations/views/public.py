@@ -5,6 +5,7 @@ No personal data in URLs: the name and contact travel only in POST bodies; the p
 carries a random token (not personal data) whose hash only is stored.
 """
 import hmac
+import re
 from datetime import datetime, time, timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -138,7 +139,7 @@ def public_times(site_id, day):
 
 
 def _slot_start(day, hhmm) -> datetime:
-    if len(hhmm) != 4 or not hhmm.isdigit():
+    if not re.fullmatch(r"[0-9]{4}", hhmm):  # ASCII digits: str.isdigit() also takes '²'
         abort(404)
     try:
         return slotlib.local_to_utc(day, time(int(hhmm[:2]), int(hhmm[2:])))

@@ -14,6 +14,7 @@ from core import clock
 from core.clock import PARIS
 from core.extensions import db
 from core.forms import EmptyForm
+from core.input import day_in_range
 from core.models import Role
 
 from .. import operations, slots as slotlib
@@ -247,7 +248,7 @@ def desk_book_seat(room_id):
     if form.validate_on_submit():
         try:
             starts_at = datetime.fromisoformat(form.slot.data)
-            if starts_at.tzinfo is None:
+            if starts_at.tzinfo is None or not day_in_range(starts_at.date()):  # year 9999: no UTC conversion
                 raise ValueError
         except ValueError:
             form.slot.errors = [_("Choisissez un créneau dans la liste.")]

@@ -5,6 +5,8 @@ from core import create_app
 from core.authz import check_access_policies
 from core.config import DEFAULT_SECRET_KEY
 from core.models import Role
+from tests.conftest import PASSWORD
+from tests.core.helpers import page_text
 
 
 def test_refuses_default_secret_key_outside_debug_and_testing(monkeypatch, tmp_path):
@@ -90,6 +92,38 @@ def test_500_page_leaks_no_traceback(app, database_url):
     assert response.status_code == 500
     assert "Erreur du service" in body
     assert "secret internal detail" not in body and "Traceback" not in body
+
+
+def test_500_after_a_failed_write_is_the_french_page_with_its_menu(app, db, database_url, make_site, make_user):
+    """The failed write leaves the session's transaction dead (PostgreSQL refuses every later statement,
+    SQLAlchemy refuses the session on both databases): the error page rolls back before its menu reads
+    the user, instead of failing itself into a bare English "Internal Server Error"."""
+    from core.authz import staff_required
+    from core.models import Site
+    from tests.conftest import base_config
+
+    taken = make_site("Centre déjà pris").name
+    user = make_user()
+    name, email = user.name, user.email
+    db.session.commit()  # SQLite: the test's own transaction must not hold the write lock
+    broken = create_app(base_config(database_url, PROPAGATE_EXCEPTIONS=False))
+
+    @staff_required()
+    def failed_write():
+        db.session.add(Site(name=taken))
+        db.session.flush()  # IntegrityError: the name is unique
+
+    broken.add_url_rule("/ecriture-ratee", "failed_write", failed_write, methods=["POST"])
+    client = broken.test_client()
+    assert client.post("/connexion", data={"email": email, "password": PASSWORD}).status_code == 302
+
+    response = client.post("/ecriture-ratee")
+
+    body = page_text(response)
+    assert response.status_code == 500
+    assert "Erreur du service" in body and "Le service a rencontré un problème" in body
+    assert name in body  # the menu, read from the database after the rollback
+    assert "Internal Server Error" not in body
 
 
 def test_413_for_oversized_request(app, client):

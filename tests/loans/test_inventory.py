@@ -392,6 +392,7 @@ def test_create_form_shows_sim_fields_marked_for_the_script(db, two_sites, kinds
     ({"purchase_price": "12,345"}, "purchase_price", "Le prix a au plus deux chiffres après la virgule."),
     ({"purchase_price": "1e9"}, "purchase_price", "Montant illisible"),
     ({"purchase_price": "999999999"}, "purchase_price", "Ce prix est trop élevé."),
+    ({"purchase_price": "123456789012345678901234567890,99"}, "purchase_price", "Ce prix est trop élevé."),  # more digits than the decimal context
     ({"imei": "1234"}, "imei", "L'IMEI compte 15 chiffres"),
     ({"phone_number": "appelez-moi"}, "phone_number", "Numéro de téléphone invalide"),
     ({"brand": "x" * 81}, "brand", "80 caractères au plus."),

@@ -1,0 +1,114 @@
+"""What the application accepts from outside, enforced in one place (issue 9: no request can produce a 500).
+
+- URLs: the `int` converter is replaced by one bounded to the database's integer range, so
+  `/habitants/99999999999999999999999` is a 404 instead of an overflow in the driver; the text and
+  path converters refuse control characters (a NUL in `/equipements/<tag>` is a 404).
+- Query strings and form bodies: every value is read through CleanMultiDict, which drops NUL and the
+  other control characters (PostgreSQL refuses NUL; the others are never typed on purpose) and whose
+  `get(..., type=int)` refuses what is not a plain bounded number (`²`, other scripts' digits, 10^30).
+- Dates: one range the application accepts (FIRST_DAY … LAST_DAY); the shared date parsing and the
+  forms' date fields refuse anything else, so no month or UTC arithmetic can leave the calendar.
+"""
+import re
+from datetime import date
+
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
+from werkzeug.routing import IntegerConverter, PathConverter, UnicodeConverter
+
+# Primary and foreign keys are INTEGER columns: 32-bit signed on PostgreSQL.
+MAX_ID = 2**31 - 1
+MAX_INT = 2**31 - 1  # any number a form stores lands in an INTEGER column too
+
+# The dates the service deals with: loans, bookings, workshops and reports all fall between these.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2100, 12, 31)
+
+# Control characters except tab, line feed and carriage return (kept: text areas have lines).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+PLAIN_INTEGER = re.compile(r"[+-]?[0-9]{1,18}")  # ASCII digits only: int() also reads '١٢٣'
+
+
+def clean_text(value):
+    return CONTROL_CHARACTERS.sub("", value) if isinstance(value, str) else value
+
+
+def parse_int(text, minimum=-MAX_INT, maximum=MAX_INT) -> int:
+    """A plain decimal integer within bounds, or ValueError (never an OverflowError later)."""
+    text = (text or "").strip() if isinstance(text, str) else str(text)
+    if not PLAIN_INTEGER.fullmatch(text):
+        raise ValueError("not a plain integer")
+    number = int(text)
+    if not minimum <= number <= maximum:
+        raise ValueError("integer out of range")
+    return number
+
+
+def parse_id(text) -> int | None:
+    """A database id read from text (a scanned code, a hidden field): None when it cannot be one."""
+    try:
+        return parse_int(text, 1, MAX_ID)
+    except (TypeError, ValueError):
+        return None
+
+
+def day_in_range(day) -> bool:
+    return day is not None and FIRST_DAY <= day <= LAST_DAY
+
+
+def parse_iso_day(raw) -> date | None:
+    """'2026-12-03' → date; None when unreadable, impossible (Feb 30) or outside the accepted range."""
+    text = (raw or "").strip() if isinstance(raw, str) else ""
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    return day if day_in_range(day) else None
+
+
+class CleanMultiDict(ImmutableMultiDict):
+    """Query-string and form values without control characters; `get(type=int)` bounded."""
+
+    def __init__(self, mapping=None):
+        if isinstance(mapping, MultiDict):
+            mapping = list(mapping.items(multi=True))
+        elif isinstance(mapping, dict):
+            mapping = [(k, v) for k, values in mapping.items() for v in (values if isinstance(values, (list, tuple)) else [values])]
+        if mapping is not None:
+            mapping = [(clean_text(key), clean_text(value)) for key, value in mapping]
+        super().__init__(mapping)
+
+    def get(self, key, default=None, type=None):
+        if type is int:
+            type = parse_int
+        return super().get(key, default=default, type=type)
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>` in every route: a positive id that fits the database's integer columns, else 404."""
+
+    def __init__(self, url_map, fixed_digits=0, min=1, max=MAX_ID, signed=False):
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+class TextConverter(UnicodeConverter):
+    """`<tag>`, `<token>`…: any text but a slash or a control character (a NUL in a URL is a 404)."""
+
+    def __init__(self, url_map, minlength=1, maxlength=None, length=None):
+        super().__init__(url_map, minlength=minlength, maxlength=maxlength, length=length)
+        self.regex = self.regex.replace("[^/]", "[^/\x00-\x1f\x7f]", 1)
+
+
+class CleanPathConverter(PathConverter):
+    regex = "[^/\x00-\x1f\x7f][^\x00-\x1f\x7f]*?"
+
+
+def register(app):
+    """Called by create_app before the blueprints add their routes."""
+    from flask import Request as FlaskRequest
+
+    app.request_class = type("Request", (FlaskRequest,), {"parameter_storage_class": CleanMultiDict})
+    app.url_map.converters["int"] = IdConverter
+    app.url_map.converters["default"] = app.url_map.converters["string"] = TextConverter
+    app.url_map.converters["path"] = CleanPathConverter
