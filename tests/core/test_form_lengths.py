@@ -44,7 +44,7 @@ FORM_MODELS = {
     "LabelSheetForm": [], "ScanForm": [], "ArrivalForm": [],
     "BookingForm": [Booking], "DeskSeatForm": [Booking], "DeskWorkshopForm": [Booking],
     "RoomForm": [Room], "ClosureForm": [Closure], "WorkshopTextForm": [Workshop], "WorkshopForm": [Workshop],
-    "AttendanceForm": [],
+    "AttendanceForm": [], "ReplaceAccessoryForm": [],
 }
 # (form, field) → column, where the names differ.
 RENAMED = {
