@@ -209,3 +209,17 @@ def test_public_address_follows_the_port_served_on(monkeypatch, tmp_path):
     monkeypatch.setenv("PORT", "5101")
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://pret.example.org")
     assert create_app().config["PUBLIC_BASE_URL"] == "https://pret.example.org"
+
+
+@pytest.mark.parametrize("typed, shown, href", [
+    ("0321000000", "03 21 00 00 00", "tel:0321000000"),
+    ("03.21.37.28.00", "03 21 37 28 00", "tel:0321372800"),
+    ("+33 3 27 28 91 98", "03 27 28 91 98", "tel:0327289198"),
+    ("+32 2 123 45 67", "+32 2 123 45 67", "tel:+3221234567"),  # a Belgian number stays international
+    ("poste 12", "poste 12", "tel:12"),  # not a number: shown as typed
+    ("", "", "tel:"),
+])
+def test_site_phones_are_shown_the_french_way(typed, shown, href):
+    from core.templating import phone_display, phone_href
+
+    assert (phone_display(typed), phone_href(typed)) == (shown, href)
