@@ -52,6 +52,15 @@ def test_the_proposed_due_date_is_the_next_day_the_desk_is_open(db, world):
     assert "Proposée : lundi 14 décembre 2026" in page_text(response)
 
 
+
+def test_the_hint_says_one_day_in_the_singular(db, world):
+    # A one-day rule: Friday 27 November, the desk is open.
+    lending.set_policy(world["a"].id, world["laptop"].kind_id, default_days=1, max_per_resident=1)
+    db.session.commit()
+    text = page_text(world["client"].get(f"/equipements/{world['laptop'].tag}/preter"))
+    assert "Proposée : vendredi 27 novembre 2026 (1 jour, règle de la structure" in text
+    assert "1 jours" not in text
+
 def lend_form(world, due_on):
     return {"resident": str(world["resident"].id), "due_on": due_on, "accessories": ["Chargeur"], "charter": "ticked",
             "condition": "", "form_key": "key-" + due_on}
