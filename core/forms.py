@@ -1,6 +1,6 @@
 """Forms of the kernel: login, passwords, sites, staff accounts."""
 import re
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -41,7 +41,7 @@ class BaseForm(FlaskForm):
 
 def _date_in_range(form, field):
     value = field.data.date() if isinstance(field.data, datetime) else field.data
-    if value is not None and not day_in_range(value):
+    if isinstance(value, date) and not day_in_range(value):  # a TimeField is a DateTimeField too: its time passes
         raise StopValidation(_l("Choisissez une date entre %(first)s et %(last)s.", first=FIRST_DAY.year, last=LAST_DAY.year))
 
 

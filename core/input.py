@@ -1,8 +1,9 @@
 """What the application accepts from outside, enforced in one place (issue 9: no request can produce a 500).
 
 - URLs: the `int` converter is replaced by one bounded to the database's integer range, so
-  `/habitants/99999999999999999999999` is a 404 instead of an overflow in the driver; the text and
-  path converters refuse control characters (a NUL in `/equipements/<tag>` is a 404).
+  `/habitants/99999999999999999999999` is a 404 instead of an overflow in the driver; the text
+  converter refuses control characters (a NUL in `/equipements/<tag>` is a 404; `<path:…>` is left to
+  its view: /d/<code> answers its own "unknown code" page).
 - Query strings and form bodies: every value is read through CleanMultiDict, which drops NUL and the
   other control characters (PostgreSQL refuses NUL; the others are never typed on purpose) and whose
   `get(..., type=int)` refuses what is not a plain bounded number (`²`, other scripts' digits, 10^30).
@@ -13,7 +14,7 @@ import re
 from datetime import date
 
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
-from werkzeug.routing import IntegerConverter, PathConverter, UnicodeConverter
+from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 # Primary and foreign keys are INTEGER columns: 32-bit signed on PostgreSQL.
 MAX_ID = 2**31 - 1
@@ -100,10 +101,6 @@ class TextConverter(UnicodeConverter):
         self.regex = self.regex.replace("[^/]", "[^/\x00-\x1f\x7f]", 1)
 
 
-class CleanPathConverter(PathConverter):
-    regex = "[^/\x00-\x1f\x7f][^\x00-\x1f\x7f]*?"
-
-
 def register(app):
     """Called by create_app before the blueprints add their routes."""
     from flask import Request as FlaskRequest
@@ -111,4 +108,3 @@ def register(app):
     app.request_class = type("Request", (FlaskRequest,), {"parameter_storage_class": CleanMultiDict})
     app.url_map.converters["int"] = IdConverter
     app.url_map.converters["default"] = app.url_map.converters["string"] = TextConverter
-    app.url_map.converters["path"] = CleanPathConverter

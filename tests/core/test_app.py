@@ -118,6 +118,8 @@ def test_500_after_a_failed_write_is_the_french_page_with_its_menu(app, db, data
     assert client.post("/connexion", data={"email": email, "password": PASSWORD}).status_code == 302
 
     response = client.post("/ecriture-ratee")
+    with broken.app_context():
+        db.engine.dispose()  # this second app's connections, closed before the test database is dropped
 
     body = page_text(response)
     assert response.status_code == 500
