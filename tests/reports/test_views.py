@@ -257,8 +257,9 @@ def test_an_older_period_stays_selected_in_the_list(march, client_for):
 
 
 def test_early_in_a_month_the_dashboard_opens_on_the_last_complete_month_and_says_so(march, client_for):
-    client = client_for(march.manager_a)
+    # Logged in on each frozen day: a staff session ends after 30 minutes without activity.
     with clock.frozen(datetime(2026, 5, 2, 9, 0, tzinfo=PARIS)):
+        client = client_for(march.manager_a)
         text = visible_text(client.get(f"/rapports/structures/{march.a.id}"))
         home = visible_text(client.get("/rapports"))
         may = visible_text(client.get(f"/rapports/structures/{march.a.id}?periode=2026-05"))
@@ -271,5 +272,5 @@ def test_early_in_a_month_the_dashboard_opens_on_the_last_complete_month_and_say
     assert "chiffres du 1er mai 2026 (arrêtés à hier soir), comparés à ceux du 1er avril 2026." in may
 
     with clock.frozen(datetime(2026, 5, 8, 9, 0, tzinfo=PARIS)):
-        text = visible_text(client.get(f"/rapports/structures/{march.a.id}"))
+        text = visible_text(client_for(march.manager_a).get(f"/rapports/structures/{march.a.id}"))
     assert "Période : mai 2026" in text and "n'a encore que" not in text
