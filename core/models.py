@@ -4,7 +4,7 @@ from datetime import datetime, time
 
 from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, Column, Enum, ForeignKey, Integer, String, Table, Text, Time, delete, false, func, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .clock import now
@@ -59,23 +59,32 @@ class Site(db.Model):
         return f"<Site {self.id} {self.name!r}>"
 
 
-class DeskHours(db.Model):
-    """One range of the reception desk's hours on one weekday, local wall-clock time (Europe/Paris).
+class WeeklyHours:
+    """One range of hours on one weekday, in local wall-clock time (Europe/Paris): a site's desk hours,
+    a room's open-access hours (reservations.models.OpeningHours)."""
+
+    @declared_attr.directive
+    def __table_args__(cls):
+        return (
+            CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
+            CheckConstraint("ends > starts", name="ends_after_starts"),
+        )
+
+    weekday: Mapped[int] = mapped_column(Integer)  # Monday = 0
+    starts: Mapped[time] = mapped_column(Time)
+    ends: Mapped[time] = mapped_column(Time)
+
+
+class DeskHours(WeeklyHours, db.Model):
+    """One range of the reception desk's hours on one weekday.
 
     A site without any row has not said when its desk opens: every day counts as open (see core/hours.py).
     """
 
     __tablename__ = "site_hours"
-    __table_args__ = (
-        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
-        CheckConstraint("ends > starts", name="ends_after_starts"),
-    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
-    weekday: Mapped[int] = mapped_column(Integer)  # Monday = 0
-    starts: Mapped[time] = mapped_column(Time)
-    ends: Mapped[time] = mapped_column(Time)
 
 
 class User(UserMixin, db.Model):

@@ -112,7 +112,7 @@ def logout():
     form = EmptyForm()
     if form.validate_on_submit():
         sessions.end(current_user._get_current_object())
-        flash(_("Vous êtes déconnecté."), "success")
+        flash(_("Déconnexion réussie."), "success")
     return redirect(url_for("main.home"))
 
 

@@ -5,7 +5,7 @@ workshops (see slots.py). A booking stores its room and the UTC start and end of
 workshop it is a place in.
 """
 import enum
-from datetime import date, datetime, time
+from datetime import date, datetime
 
 from sqlalchemy import (
     Boolean,
@@ -18,7 +18,6 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    Time,
     UniqueConstraint,
     event,
     func,
@@ -30,7 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.clock import now
 from core.db import UTCDateTime
 from core.extensions import db
-from core.models import Site, User
+from core.models import Site, User, WeeklyHours
 
 SLOT_LENGTHS = (30, 60, 90)
 
@@ -133,20 +132,13 @@ class Room(db.Model):
         return f"<Room {self.id} {self.name!r}>"
 
 
-class OpeningHours(db.Model):
-    """One range of open-access hours on one weekday, in local wall-clock time (Europe/Paris)."""
+class OpeningHours(WeeklyHours, db.Model):
+    """One range of a room's open-access hours on one weekday."""
 
     __tablename__ = "room_hours"
-    __table_args__ = (
-        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
-        CheckConstraint("ends > starts", name="ends_after_starts"),
-    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"), index=True)
-    weekday: Mapped[int] = mapped_column(Integer)  # Monday = 0
-    starts: Mapped[time] = mapped_column(Time)
-    ends: Mapped[time] = mapped_column(Time)
 
     room: Mapped[Room] = relationship(back_populates="hours")
 

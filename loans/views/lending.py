@@ -7,7 +7,6 @@ Rules live in loans.lending: a LoanError becomes a French message next to its fi
 top of the page (409), and nothing is saved.
 """
 import uuid
-from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import format_date

@@ -61,7 +61,7 @@ def test_reception_agent_logs_in_sees_their_site_and_logs_out(app, db, make_site
             page.screenshot(path=str(ARTIFACTS / f"staff-home-{width}x{height}.png"), full_page=True)
 
         page.get_by_role("button", name="Se déconnecter").click()
-        expect(page.get_by_role("status")).to_contain_text("Vous êtes déconnecté.")
+        expect(page.get_by_role("status")).to_contain_text("Déconnexion réussie.")
         check_accessibility(page, "après déconnexion")
         page.goto(base + "/espace")
         expect(page).to_have_url(re.compile(r"/connexion\?next="))

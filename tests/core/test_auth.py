@@ -48,7 +48,7 @@ def test_login_and_logout_through_the_forms(client, make_site, make_user):
     # Logging out is a POST with the token of the page (never a GET link).
     assert client.get("/deconnexion").status_code == 405
     response = client.post("/deconnexion", data={"csrf_token": csrf_token(home)}, follow_redirects=True)
-    assert "Vous êtes déconnecté." in page_text(response)
+    assert "Déconnexion réussie." in page_text(response)
     assert not is_logged_in(client)
 
 

@@ -10,7 +10,7 @@ import core.clock
 from core.extensions import db as _db
 from core.models import Role, Site, StaffSession, User
 from tests.conftest import PASSWORD
-from tests.core.helpers import csrf_token, field_error, form_action, hidden_inputs, location_path, page_text, snapshot
+from tests.core.helpers import csrf_token, form_action, hidden_inputs, location_path, page_text, snapshot
 from tests.core.test_auth import fresh_user, is_logged_in
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
@@ -56,7 +56,7 @@ def test_a_session_cookie_copied_before_logout_is_refused_after(client_for, make
     assert is_logged_in(copy)  # the copy works while the session lives: the refusal below is the logout's
 
     response = desk.post("/deconnexion", follow_redirects=True)
-    assert "Vous êtes déconnecté." in page_text(response)
+    assert "Déconnexion réussie." in page_text(response)
 
     assert not is_logged_in(copy)
     assert not is_logged_in(desk)

@@ -109,7 +109,7 @@ def test_site_phone_numbers_are_shown_the_french_way_however_typed(db, frozen, s
         "admin list": client_for(sites["admin"]).get("/admin/structures"),
     }
     for name, response in pages.items():
-        body = response.get_data(as_text=True)
+        response.get_data(as_text=True)
         assert "03 21 00 00 00" in visible_text(response) and "0321000000" not in visible_text(response), name
     assert 'href="tel:0321000000"' in pages["private link"].get_data(as_text=True)
 
