@@ -4,7 +4,7 @@ Code imports `now` freely (`from core.clock import now`); tests freeze it with
 `monkeypatch.setattr(core.clock, "frozen_at", aware_datetime)` or the `frozen` context manager.
 """
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -22,6 +22,16 @@ def now() -> datetime:
 def local_now() -> datetime:
     """Current time in Europe/Paris."""
     return now().astimezone(PARIS)
+
+
+def today() -> date:
+    """Today's date in Europe/Paris: the day on the desk's calendar, whatever the server's zone."""
+    return local_now().date()
+
+
+def local_midnight_utc(day: date) -> datetime:
+    """The instant a Paris day begins, in UTC (23:00 or 22:00 the day before)."""
+    return datetime.combine(day, time(0), tzinfo=PARIS).astimezone(timezone.utc)
 
 
 @contextmanager

@@ -68,6 +68,38 @@ def parse_iso_day(raw) -> date | None:
     return day if day_in_range(day) else None
 
 
+_DATE_FR = re.compile(r"([0-9]{1,2})[/.\-]([0-9]{1,2})[/.\-]([0-9]{4})")
+_DATE_ISO = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+
+
+def parse_french_date(raw, *, earliest: date = FIRST_DAY, latest: date = LAST_DAY) -> date | None:
+    """What a person types as a date: '25/12/2023' (also 25-12-2023, 25.12.2023, 5/3/2024) or
+    '2023-12-25' from a date picker → date. None for an empty text; ValueError with the French
+    sentence to show for an unreadable or impossible date, or one outside [earliest, latest]
+    (by default the application's range)."""
+    from flask_babel import gettext as _
+
+    text = (raw or "").strip() if isinstance(raw, str) else ""
+    if not text:
+        return None
+    if match := _DATE_FR.fullmatch(text):
+        day, month, year = (int(part) for part in match.groups())
+    elif match := _DATE_ISO.fullmatch(text):
+        year, month, day = (int(part) for part in match.groups())
+    else:
+        raise ValueError(_("Date illisible : « %(value)s ». Écrivez-la sous la forme jj/mm/aaaa, par exemple 25/09/2023.",
+                           value=text[:40]))
+    try:
+        value = date(year, month, day)
+    except ValueError:
+        raise ValueError(_("Cette date n'existe pas : « %(value)s ».", value=text[:40])) from None
+    if not max(earliest, FIRST_DAY) <= value <= min(latest, LAST_DAY):
+        raise ValueError(_("Choisissez une date entre le %(first)s et le %(last)s.",
+                           first=max(earliest, FIRST_DAY).strftime("%d/%m/%Y"),
+                           last=min(latest, LAST_DAY).strftime("%d/%m/%Y")))
+    return value
+
+
 class CleanMultiDict(ImmutableMultiDict):
     """Query-string and form values without control characters; `get(type=int)` bounded."""
 

@@ -221,6 +221,26 @@ def login(client):
 
 
 @pytest.fixture
+def events():
+    """Every domain event delivered during the test, as (name, payload) in order (core/events.py).
+
+    Delivery happens after the commit: a test asserts on this list after `db.session.commit()` (or after
+    a request, whose view commits) and that it stays empty when the transaction is rolled back."""
+    from core.events import CATALOGUE
+
+    heard = []
+    receivers = []
+    for name, signal in CATALOGUE.items():
+        def receiver(sender, _name=name, **payload):
+            heard.append((_name, payload))
+        signal.connect(receiver)
+        receivers.append((signal, receiver))
+    yield heard
+    for signal, receiver in receivers:
+        signal.disconnect(receiver)
+
+
+@pytest.fixture
 def count_queries(app):
     """Counts SQL statements run inside the `with` block: `with count_queries() as n: ...; n()`."""
 
