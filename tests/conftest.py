@@ -40,6 +40,9 @@ def scratch_database(tmp_dir, name="app"):
         admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.exec_driver_sql(f'CREATE DATABASE "{db_name}"')
+            # A throw-away database: a commit need not wait for its WAL to reach the disk (locks,
+            # isolation and constraints are unchanged; only a crash of the server could lose it).
+            conn.exec_driver_sql(f'ALTER DATABASE "{db_name}" SET synchronous_commit = off')
         try:
             yield base.set(database=db_name).render_as_string(hide_password=False)
         finally:
@@ -75,11 +78,18 @@ def base_config(url, **extra):
 
 
 def empty_all_tables():
+    """Between tests: every row deleted, children first. On PostgreSQL the used sequences start again
+    at 1 (as TRUNCATE … RESTART IDENTITY would, but TRUNCATE syncs each table's new file to disk: a
+    tenth of a second per test on a busy machine, the largest part of the PostgreSQL run)."""
     tables = list(reversed(_db.metadata.sorted_tables))
     with _db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            conn.exec_driver_sql("; ".join(f'DELETE FROM "{t.name}"' for t in tables))
+            used = conn.exec_driver_sql(
+                "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) FROM pg_sequences WHERE last_value IS NOT NULL"
+            ).scalars().all()
+            if used:
+                conn.exec_driver_sql("SELECT " + ", ".join(f"setval('{name}', 1, false)" for name in used))
         else:
             for table in tables:
                 conn.execute(table.delete())
