@@ -14,8 +14,9 @@ from sqlalchemy import select
 
 from core import csv_export
 from core.authz import admin_required, get_site_or_404, staff_required
-from core.input import parse_int
+from core.clock import today
 from core.extensions import db
+from core.input import parse_int
 from core.models import Role, Site
 from core.templating import french_date
 
@@ -122,7 +123,7 @@ def site(site_id):
     period, errors = _period()
     if errors:
         return render_template("reports/site.html", site=site, dashboard=None, **_form_context(period, errors)), 400
-    dashboard = figures.site_dashboard(site, period, periods.today(), lambda tag: url_for("loans.device", tag=tag))
+    dashboard = figures.site_dashboard(site, period, today(), lambda tag: url_for("loans.device", tag=tag))
     return render_template(
         "reports/site.html", site=site, dashboard=dashboard, charts=_site_charts(dashboard), **_form_context(period, errors)
     )
@@ -135,7 +136,7 @@ def site_csv(site_id, table):
     period, errors = _period()
     if errors:
         return render_template("reports/site.html", site=site, dashboard=None, **_form_context(period, errors)), 400
-    dashboard = figures.site_dashboard(site, period, periods.today(), lambda tag: tag)
+    dashboard = figures.site_dashboard(site, period, today(), lambda tag: tag)
     chosen = dashboard.tables().get(table) or abort(404)
     header, rows = chosen.csv()
     return csv_export.response(csv_export.write(header, rows), f"{table}-{_slug(site.name)}-{_period_slug(period)}.csv")
@@ -148,7 +149,7 @@ def network():
     if errors:
         return render_template("reports/network.html", report=None, **_form_context(period, errors)), 400
     sites = db.session.scalars(select(Site).order_by(Site.name)).all()
-    report = figures.network(sites, period, periods.today(), all_sites=True)
+    report = figures.network(sites, period, today(), all_sites=True)
     return render_template("reports/network.html", report=report, **_form_context(period, errors))
 
 
@@ -159,14 +160,14 @@ def network_csv():
     if errors:
         return render_template("reports/network.html", report=None, **_form_context(period, errors)), 400
     sites = db.session.scalars(select(Site).order_by(Site.name)).all()
-    report = figures.network(sites, period, periods.today(), all_sites=True)
+    report = figures.network(sites, period, today(), all_sites=True)
     header, rows = report.csv()
     return csv_export.response(csv_export.write(header, rows), f"reseau-{_period_slug(period)}.csv")
 
 
 def _funder_year():
     """(year, error): ?annee=2026; the current year by default (of yesterday, like every report)."""
-    yesterday = periods.today() - timedelta(days=1)
+    yesterday = today() - timedelta(days=1)
     raw = (request.args.get("annee") or "").strip()
     if not raw:
         return yesterday.year, None
@@ -177,7 +178,7 @@ def _funder_year():
 
 
 def _funder_context():
-    yesterday = periods.today() - timedelta(days=1)
+    yesterday = today() - timedelta(days=1)
     return {"years": list(range(yesterday.year, yesterday.year - 6, -1)), "typed_year": request.args.get("annee", "")}
 
 
@@ -188,9 +189,9 @@ def funder():
     if error:
         return render_template("reports/funder.html", report=None, error=error, **_funder_context()), 400
     sites = _sites_for_reports()
-    report = figures.funder(sites, year, periods.today(), all_sites=current_user.is_admin)
+    report = figures.funder(sites, year, today(), all_sites=current_user.is_admin)
     return render_template("reports/funder.html", report=report, error=None, sites=sites,
-                           today_label=french_date(periods.today(), "d MMMM y"), **_funder_context())
+                           today_label=french_date(today(), "d MMMM y"), **_funder_context())
 
 
 @bp.get("/rapports/financeur.csv")
@@ -200,9 +201,8 @@ def funder_csv():
     if error:
         return render_template("reports/funder.html", report=None, error=error, **_funder_context()), 400
     sites = _sites_for_reports()
-    report = figures.funder(sites, year, periods.today(), all_sites=current_user.is_admin)
-    header, rows = report.table.csv()
-    rows += [[figures.plain(v) for v in row] for row in report.totals]
+    report = figures.funder(sites, year, today(), all_sites=current_user.is_admin)
+    header, rows = report.csv()
     return csv_export.response(csv_export.write(header, rows), f"rapport-financeur-{year}.csv")
 
 
@@ -292,7 +292,7 @@ def _period_slug(period):
 
 def device_figures(device):
     """Loans, days on loan and last loan of one device: one statement, on the device page."""
-    row = queries.device_figures(device.id, periods.today())
+    row = queries.device_figures(device.id, today())
     return {"loans": row.loans, "days": int(row.days or 0), "last_lent": figures.local_day(row.last_lent)}
 
 
