@@ -4,10 +4,22 @@ from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, DateTimeField, EmailField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, Optional, Regexp, StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from .admin import SiteDetails
 from .hours import WEEKDAYS, format_hours, parse_hours
 from .input import FIRST_DAY, LAST_DAY, MAX_INT, day_in_range
 from .models import Role
@@ -128,6 +140,10 @@ class SiteForm(BaseForm):
         for weekday, field in enumerate(self.desk_fields()):
             field.data = format_hours((h.starts, h.ends) for h in site.desk_hours if h.weekday == weekday)
 
+    def details(self):
+        """What was typed, as plain values for core.admin.create_site / edit_site (after validate)."""
+        return SiteDetails(**{name: getattr(self, name).data for name in SiteDetails.TEXT_FIELDS}, desk_hours=self.parsed_desk_hours)
+
 
 class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
@@ -142,12 +158,12 @@ class StaffForm(BaseForm):
 
     def __init__(self, *args, site_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.role.choices = [(r.value, r.label) for r in Role]
+        self.role.choices = Role.choices()
         self.sites.choices = [(s.id, s.name) for s in site_choices]
 
-    def validate_sites(self, field):
-        if self.role.data != Role.admin.value and not field.data:
-            raise ValidationError(_l("Choisissez au moins une structure."))
+    def account(self) -> dict:
+        """What was typed, as keyword arguments of core.admin.create/edit_staff_account."""
+        return {"name": self.name.data, "email": self.email.data, "role": self.role.data, "site_ids": self.sites.data or []}
 
 
 class NewStaffForm(StaffForm):
