@@ -162,7 +162,7 @@ class StaffForm(BaseForm):
         self.sites.choices = [(s.id, s.name) for s in site_choices]
 
     def account(self) -> dict:
-        """What was typed, as keyword arguments of core.admin.create/edit_staff_account."""
+        """What was typed, as keyword arguments of core.admin.create_staff_account and edit_staff_account."""
         return {"name": self.name.data, "email": self.email.data, "role": self.role.data, "site_ids": self.sites.data or []}
 
 
