@@ -1,5 +1,5 @@
 """Database plumbing shared by both domains: engine set-up, a UTC datetime type, helpers."""
-from datetime import timezone
+from datetime import UTC
 
 from flask import has_request_context, request
 from sqlalchemy import DateTime, event
@@ -21,15 +21,15 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def configure_engine(engine):

@@ -87,7 +87,10 @@ class ChangePasswordForm(BaseForm):
     new_password = new_password_field(_l("Nouveau mot de passe (10 caractères au moins)"))
     confirm = PasswordField(
         _l("Nouveau mot de passe, une seconde fois"),
-        validators=[InputRequired(_l("Retapez le nouveau mot de passe.")), EqualTo("new_password", _l("Les deux mots de passe sont différents."))],
+        validators=[
+            InputRequired(_l("Retapez le nouveau mot de passe.")),
+            EqualTo("new_password", _l("Les deux mots de passe sont différents.")),
+        ],
     )
 
 
@@ -104,10 +107,12 @@ def resident_phone_digits(form, field):
 class SiteForm(BaseForm):
     name = StringField(_l("Nom de la structure"), filters=[strip], validators=[DataRequired(_l("Indiquez le nom.")), Length(max=120)])
     address = StringField(_l("Adresse"), filters=[strip], validators=[Optional(), Length(max=200)])
-    postcode = StringField(_l("Code postal"), filters=[strip], validators=[Optional(), Regexp(r"^\d{5}$", message=_l("Le code postal a 5 chiffres."))])
+    postcode = StringField(_l("Code postal"), filters=[strip],
+                           validators=[Optional(), Regexp(r"^\d{5}$", message=_l("Le code postal a 5 chiffres."))])
     town = StringField(_l("Ville"), filters=[strip], validators=[Optional(), Length(max=80)])
     phone = StringField(_l("Téléphone"), filters=[strip], validators=[Optional(), PHONE])
-    email = EmailField(_l("Adresse e-mail"), filters=[strip], validators=[Optional(), Email(_l("Adresse e-mail invalide.")), Length(max=254)])
+    email = EmailField(_l("Adresse e-mail"), filters=[strip],
+                       validators=[Optional(), Email(_l("Adresse e-mail invalide.")), Length(max=254)])
     opening_hours = TextAreaField(_l("Horaires d'ouverture"), filters=[strip], validators=[Optional(), Length(max=2000)])
     # The reception's hours, one field per weekday: due dates fall on days the desk is open.
     desk_0 = StringField(WEEKDAYS[0], validators=[Optional(), Length(max=200)])
@@ -152,7 +157,10 @@ class MultiCheckboxField(SelectMultipleField):
 
 class StaffForm(BaseForm):
     name = StringField(_l("Nom et prénom"), filters=[strip], validators=[DataRequired(_l("Indiquez le nom.")), Length(max=120)])
-    email = EmailField(_l("Adresse e-mail"), filters=[strip], validators=[DataRequired(_l("Indiquez l'adresse e-mail.")), Email(_l("Adresse e-mail invalide.")), Length(max=254)])
+    email = EmailField(
+        _l("Adresse e-mail"), filters=[strip],
+        validators=[DataRequired(_l("Indiquez l'adresse e-mail.")), Email(_l("Adresse e-mail invalide.")), Length(max=254)],
+    )
     role = SelectField(_l("Rôle"), validators=[InputRequired()])
     sites = MultiCheckboxField(_l("Structures"), coerce=int)
 
