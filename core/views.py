@@ -1,4 +1,9 @@
-"""Pages of the kernel: public home, staff home, login, sites and staff administration."""
+"""Pages of the kernel: public home, staff home, login and passwords, sites and staff administration.
+
+Each page loads and authorises, reads its form, calls one use case through core.answers.attempt and
+answers. The rules are in the use cases: core/admin.py (sites, staff accounts), core/auth.py (login,
+passwords).
+"""
 import functools
 from urllib.parse import urlsplit
 
