@@ -1,17 +1,17 @@
-"""Staff authentication: session loading, login, password changes, deactivation."""
+"""Staff authentication: session loading, login, passwords (accounts themselves: core/admin.py)."""
 import functools
 import hashlib
 import logging
 
 from flask import request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
 from .clock import now
-from .extensions import db
+from .errors import DomainError
 from .models import User, find_user_by_email, normalise_email
 
 log = logging.getLogger("core.security")
+
 
 def _dummy_hash():
     # Compared against when the e-mail is unknown, so a wrong e-mail costs as much time as a wrong password:
@@ -28,8 +28,8 @@ def _dummy_hash_for(method):
     return generate_password_hash("not-a-real-password", method=method)
 
 
-class AuthError(Exception):
-    pass
+class AuthError(DomainError):
+    status = 400  # a wrong e-mail or password is a wrong value, even when no field is named
 
 
 def init_login(login_manager):
@@ -86,7 +86,7 @@ def authenticate(email: str, password: str) -> User:
 
 def change_password(user: User, current: str, new: str) -> None:
     if not user.check_password(current):
-        raise AuthError(_l("Le mot de passe actuel est incorrect."))
+        raise AuthError(_l("Le mot de passe actuel est incorrect."), "current_password")
     set_password(user, new)
 
 
@@ -98,21 +98,7 @@ def set_password(user: User, new: str, temporary: bool = False) -> None:
     log.info("password changed user_id=%s", user.id)
 
 
-def set_active(user: User, active: bool) -> None:
-    user.active = active
-    if not active:
-        user.end_all_sessions()
-    log.info("account %s user_id=%s", "reactivated" if active else "deactivated", user.id)
-
-
 def login_account_key() -> str:
     """Rate-limit key for one account; a hash, so no e-mail reaches the limiter's storage."""
     email = normalise_email(request.form.get("email", ""))
     return "login-account:" + hashlib.sha256(email.encode()).hexdigest()[:32]
-
-
-def email_taken(email: str, except_id: int | None = None) -> bool:
-    query = select(User.id).where(db.func.lower(User.email) == normalise_email(email))
-    if except_id is not None:
-        query = query.where(User.id != except_id)
-    return db.session.scalar(query) is not None

@@ -6,7 +6,7 @@ comma and no thousands separator (a space would turn them into text). A text cel
 a formula (=, +, -, @, tab, CR) gets a leading apostrophe so a spreadsheet never runs it; numbers are
 written as numbers, negative ones included.
 
-Used by the inventory export (loans/csv_io.py) and the reports (reports/exports.py).
+Used by the inventory export (loans/csv_io.py) and the reports (reports/views.py, each table's csv() in reports/tables.py).
 """
 import csv
 import io

@@ -1,11 +1,10 @@
 """Database plumbing shared by both domains: engine set-up, a UTC datetime type, helpers."""
-from datetime import datetime, timezone
+from datetime import UTC
 
 from flask import has_request_context, request
 from sqlalchemy import DateTime, event
 from sqlalchemy.types import TypeDecorator
 
-from .extensions import db
 from .sql import register_sqlite_functions
 
 READ_ONLY_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -22,15 +21,15 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def configure_engine(engine):
@@ -66,12 +65,6 @@ def configure_engine(engine):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def utcnow_column_default():
-    from .clock import now
-
-    return now()
-
-
 def is_unique_violation(exc) -> bool:
     """True when an IntegrityError comes from a unique constraint or index, on either database."""
     orig = getattr(exc, "orig", exc)
@@ -79,6 +72,3 @@ def is_unique_violation(exc) -> bool:
     if sqlstate is not None:
         return sqlstate == "23505"
     return "UNIQUE constraint failed" in str(orig)
-
-
-__all__ = ["db", "UTCDateTime", "configure_engine", "is_unique_violation", "datetime"]

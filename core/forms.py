@@ -4,10 +4,22 @@ from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, DateTimeField, EmailField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, Optional, Regexp, StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from .admin import SiteDetails
 from .hours import WEEKDAYS, format_hours, parse_hours
 from .input import FIRST_DAY, LAST_DAY, MAX_INT, day_in_range
 from .models import Role
@@ -75,7 +87,10 @@ class ChangePasswordForm(BaseForm):
     new_password = new_password_field(_l("Nouveau mot de passe (10 caractères au moins)"))
     confirm = PasswordField(
         _l("Nouveau mot de passe, une seconde fois"),
-        validators=[InputRequired(_l("Retapez le nouveau mot de passe.")), EqualTo("new_password", _l("Les deux mots de passe sont différents."))],
+        validators=[
+            InputRequired(_l("Retapez le nouveau mot de passe.")),
+            EqualTo("new_password", _l("Les deux mots de passe sont différents.")),
+        ],
     )
 
 
@@ -92,10 +107,12 @@ def resident_phone_digits(form, field):
 class SiteForm(BaseForm):
     name = StringField(_l("Nom de la structure"), filters=[strip], validators=[DataRequired(_l("Indiquez le nom.")), Length(max=120)])
     address = StringField(_l("Adresse"), filters=[strip], validators=[Optional(), Length(max=200)])
-    postcode = StringField(_l("Code postal"), filters=[strip], validators=[Optional(), Regexp(r"^\d{5}$", message=_l("Le code postal a 5 chiffres."))])
+    postcode = StringField(_l("Code postal"), filters=[strip],
+                           validators=[Optional(), Regexp(r"^\d{5}$", message=_l("Le code postal a 5 chiffres."))])
     town = StringField(_l("Ville"), filters=[strip], validators=[Optional(), Length(max=80)])
     phone = StringField(_l("Téléphone"), filters=[strip], validators=[Optional(), PHONE])
-    email = EmailField(_l("Adresse e-mail"), filters=[strip], validators=[Optional(), Email(_l("Adresse e-mail invalide.")), Length(max=254)])
+    email = EmailField(_l("Adresse e-mail"), filters=[strip],
+                       validators=[Optional(), Email(_l("Adresse e-mail invalide.")), Length(max=254)])
     opening_hours = TextAreaField(_l("Horaires d'ouverture"), filters=[strip], validators=[Optional(), Length(max=2000)])
     # The reception's hours, one field per weekday: due dates fall on days the desk is open.
     desk_0 = StringField(WEEKDAYS[0], validators=[Optional(), Length(max=200)])
@@ -128,6 +145,10 @@ class SiteForm(BaseForm):
         for weekday, field in enumerate(self.desk_fields()):
             field.data = format_hours((h.starts, h.ends) for h in site.desk_hours if h.weekday == weekday)
 
+    def details(self):
+        """What was typed, as plain values for core.admin.create_site / edit_site (after validate)."""
+        return SiteDetails(**{name: getattr(self, name).data for name in SiteDetails.TEXT_FIELDS}, desk_hours=self.parsed_desk_hours)
+
 
 class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
@@ -136,18 +157,21 @@ class MultiCheckboxField(SelectMultipleField):
 
 class StaffForm(BaseForm):
     name = StringField(_l("Nom et prénom"), filters=[strip], validators=[DataRequired(_l("Indiquez le nom.")), Length(max=120)])
-    email = EmailField(_l("Adresse e-mail"), filters=[strip], validators=[DataRequired(_l("Indiquez l'adresse e-mail.")), Email(_l("Adresse e-mail invalide.")), Length(max=254)])
+    email = EmailField(
+        _l("Adresse e-mail"), filters=[strip],
+        validators=[DataRequired(_l("Indiquez l'adresse e-mail.")), Email(_l("Adresse e-mail invalide.")), Length(max=254)],
+    )
     role = SelectField(_l("Rôle"), validators=[InputRequired()])
     sites = MultiCheckboxField(_l("Structures"), coerce=int)
 
     def __init__(self, *args, site_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.role.choices = [(r.value, r.label) for r in Role]
+        self.role.choices = Role.choices()
         self.sites.choices = [(s.id, s.name) for s in site_choices]
 
-    def validate_sites(self, field):
-        if self.role.data != Role.admin.value and not field.data:
-            raise ValidationError(_l("Choisissez au moins une structure."))
+    def account(self) -> dict:
+        """What was typed, as keyword arguments of core.admin.create_staff_account and edit_staff_account."""
+        return {"name": self.name.data, "email": self.email.data, "role": self.role.data, "site_ids": self.sites.data or []}
 
 
 class NewStaffForm(StaffForm):

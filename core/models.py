@@ -1,7 +1,7 @@
 """Accounts and sites: what both domains share."""
-import enum
 from datetime import datetime, time
 
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, Column, Enum, ForeignKey, Integer, String, Table, Text, Time, delete, false, func, select
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
@@ -9,23 +9,14 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .clock import now
 from .db import UTCDateTime
+from .enums import LabelledEnum
 from .extensions import db
 
 
-class Role(enum.Enum):
-    admin = "admin"
-    manager = "manager"
-    reception = "reception"
-
-    @property
-    def label(self):
-        from flask_babel import gettext as _
-
-        return {
-            Role.admin: _("Coordination (administrateur)"),
-            Role.manager: _("Responsable de site"),
-            Role.reception: _("Agent d'accueil"),
-        }[self]
+class Role(LabelledEnum):
+    admin = "admin", _l("Coordination (administrateur)")
+    manager = "manager", _l("Responsable de site")
+    reception = "reception", _l("Agent d'accueil")
 
 
 user_sites = Table(

@@ -1,4 +1,10 @@
-"""Pages of the kernel: public home, staff home, login, sites and staff administration."""
+"""Pages of the kernel: public home, staff home, login and passwords, sites and staff administration.
+
+Each page loads and authorises, reads its form, calls one use case through core.answers.attempt and
+answers. The rules are in the use cases: core/admin.py (sites, staff accounts), core/auth.py (login,
+passwords).
+"""
+import functools
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
@@ -8,11 +14,12 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from . import auth, sessions
+from . import admin, auth, sessions
+from .answers import attempt
 from .authz import admin_required, get_site_or_404, public, staff_required
 from .extensions import db, limiter
 from .forms import ChangePasswordForm, EmptyForm, LoginForm, NewStaffForm, SiteForm, StaffForm
-from .models import DeskHours, Role, Site, User, normalise_email
+from .models import Site, User
 from .ratelimits import FailureLimit
 from .security import KEPT_PREFIX, kept_fields
 
@@ -86,24 +93,24 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        try:
-            user = auth.authenticate(form.email.data, form.password.data)
-        except auth.AuthError as exc:
-            address_failures.count_failure()
-            error = str(exc)
-        else:
-            db.session.commit()
-            sessions.start(user, remember=form.remember.data)
-            g.login_succeeded = True
-            target = _safe_next(request.args.get("next"))
-            if kept:
-                # A form whose session had ended: back to it, with what was typed, to send again.
-                return render_template("auth/resume.html", kept=kept, action=target, token=generate_csrf())
-            return redirect(target)
-    elif request.method == "POST":
+        outcome = attempt(auth.authenticate, form.email.data, form.password.data)
+        if outcome:
+            return _logged_in(outcome.value, form.remember.data, kept)
+        error = outcome.error
+    if request.method == "POST":
         address_failures.count_failure()
     status = 400 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form, error=error, kept=kept), status
+
+
+def _logged_in(user, remember, kept):
+    sessions.start(user, remember=remember)
+    g.login_succeeded = True
+    target = _safe_next(request.args.get("next"))
+    if kept:
+        # A form whose session had ended: back to it, with what was typed, to send again.
+        return render_template("auth/resume.html", kept=kept, action=target, token=generate_csrf())
+    return redirect(target)
 
 
 @auth_bp.post("/deconnexion")
@@ -133,14 +140,8 @@ def logout_everywhere():
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        try:
-            auth.change_password(current_user, form.current_password.data, form.new_password.data)
-        except auth.AuthError as exc:
-            form.current_password.errors.append(str(exc))
-        else:
-            user = current_user._get_current_object()
-            remember = _remembered()
-            db.session.commit()
+        user, remember = current_user._get_current_object(), _remembered()
+        if attempt(auth.change_password, user, form.current_password.data, form.new_password.data, form=form):
             # Every session, this one included, is now ended; this browser goes on with a new one.
             sessions.start(user, remember=remember)
             flash(_("Votre mot de passe est changé. Vos autres sessions sont fermées."), "success")
@@ -166,32 +167,25 @@ def sites():
 @admin_bp.route("/structures/nouvelle", methods=["GET", "POST"])
 @admin_required
 def site_new():
-    return _site_form(Site())
+    return _site_form(Site(), admin.create_site)
 
 
 @admin_bp.route("/structures/<int:site_id>/modifier", methods=["GET", "POST"])
 @admin_required
 def site_edit(site_id):
-    return _site_form(get_site_or_404(site_id))
+    site = get_site_or_404(site_id)
+    return _site_form(site, functools.partial(admin.edit_site, site_id=site.id))
 
 
-def _site_form(site: Site):
+def _site_form(site: Site, save):
+    """The form of a new site or of an existing one; `save(actor, details=…)` is the use case."""
     form = SiteForm(obj=site)
     if request.method == "GET":
         form.fill_desk_hours(site)
     if form.validate_on_submit():
-        duplicate = db.session.scalar(select(Site.id).where(Site.name == form.name.data.strip(), Site.id != site.id))
-        if duplicate:
-            form.name.errors.append(_("Une structure porte déjà ce nom."))
-        else:
-            form.populate_obj(site)
-            site.name = site.name.strip()
-            for field in ("address", "postcode", "town", "phone", "email", "opening_hours"):
-                setattr(site, field, (getattr(site, field) or "").strip())
-            site.desk_hours = [DeskHours(weekday=weekday, starts=starts, ends=ends) for weekday, starts, ends in form.parsed_desk_hours]
-            db.session.add(site)
-            db.session.commit()
-            flash(_("Structure enregistrée : %(name)s.", name=site.name), "success")
+        outcome = attempt(save, current_user, details=form.details(), form=form)
+        if outcome:
+            flash(_("Structure enregistrée : %(name)s.", name=outcome.value.name), "success")
             return redirect(url_for("admin.sites"))
     status = 400 if form.errors else 200
     return render_template("admin/site_form.html", form=form, site=site), status
@@ -210,18 +204,11 @@ def staff():
 @admin_bp.route("/personnel/nouveau", methods=["GET", "POST"])
 @admin_required
 def staff_new():
-    all_sites = db.session.scalars(select(Site).order_by(Site.name)).all()
-    form = NewStaffForm(site_choices=all_sites)
+    form = NewStaffForm(site_choices=_all_sites())
     if form.validate_on_submit():
-        if auth.email_taken(form.email.data):
-            form.email.errors.append(_("Un compte existe déjà avec cette adresse."))
-        else:
-            user = User(session_version=1, active=True)
-            _fill_staff(user, form, all_sites)
-            auth.set_password(user, form.password.data, temporary=True)
-            db.session.add(user)
-            db.session.commit()
-            flash(_("Compte créé pour %(name)s.", name=user.name), "success")
+        outcome = attempt(admin.create_staff_account, current_user, **form.account(), password=form.password.data, form=form)
+        if outcome:
+            flash(_("Compte créé pour %(name)s.", name=outcome.value.name), "success")
             return redirect(url_for("admin.staff"))
     status = 400 if form.errors else 200
     return render_template("admin/staff_form.html", form=form, user=None), status
@@ -231,31 +218,21 @@ def staff_new():
 @admin_required
 def staff_edit(user_id):
     user = db.get_or_404(User, user_id)
-    all_sites = db.session.scalars(select(Site).order_by(Site.name)).all()
-    form = StaffForm(obj=user, site_choices=all_sites)
+    form = StaffForm(obj=user, site_choices=_all_sites())
     if request.method == "GET":
         form.role.data = user.role.value
         form.sites.data = [s.id for s in user.sites]
     if form.validate_on_submit():
-        if auth.email_taken(form.email.data, except_id=user.id):
-            form.email.errors.append(_("Un compte existe déjà avec cette adresse."))
-        elif user.id == current_user.id and form.role.data != Role.admin.value:
-            form.role.errors.append(_("Vous ne pouvez pas retirer votre propre rôle d'administrateur."))
-        else:
-            _fill_staff(user, form, all_sites)
-            db.session.commit()
-            flash(_("Compte de %(name)s enregistré.", name=user.name), "success")
+        outcome = attempt(admin.edit_staff_account, current_user, user.id, **form.account(), form=form)
+        if outcome:
+            flash(_("Compte de %(name)s enregistré.", name=outcome.value.name), "success")
             return redirect(url_for("admin.staff"))
     status = 400 if form.errors else 200
     return render_template("admin/staff_form.html", form=form, user=user, action_form=EmptyForm()), status
 
 
-def _fill_staff(user, form, all_sites):
-    user.name = form.name.data.strip()
-    user.email = normalise_email(form.email.data)
-    user.role = Role(form.role.data)
-    chosen = set(form.sites.data or [])
-    user.sites = [s for s in all_sites if s.id in chosen]
+def _all_sites():
+    return db.session.scalars(select(Site).order_by(Site.name)).all()
 
 
 @admin_bp.post("/personnel/<int:user_id>/desactiver")
@@ -273,15 +250,13 @@ def staff_reactivate(user_id):
 def _set_active(user_id, active):
     user = db.get_or_404(User, user_id)
     if EmptyForm().validate_on_submit():
-        if user.id == current_user.id:
-            flash(_("Vous ne pouvez pas désactiver votre propre compte."), "error")
+        outcome = attempt(admin.set_staff_active, current_user, user.id, active)
+        if not outcome:
+            flash(outcome.error, "error")
+        elif active:
+            flash(_("Compte de %(name)s réactivé.", name=user.name), "success")
         else:
-            auth.set_active(user, active)
-            db.session.commit()
-            message = _("Compte de %(name)s réactivé.", name=user.name) if active else _(
-                "Compte de %(name)s désactivé : ses sessions sont fermées.", name=user.name
-            )
-            flash(message, "success")
+            flash(_("Compte de %(name)s désactivé : ses sessions sont fermées.", name=user.name), "success")
     return redirect(url_for("admin.staff"))
 
 
@@ -290,8 +265,7 @@ def _set_active(user_id, active):
 def staff_logout_everywhere(user_id):
     user = db.get_or_404(User, user_id)
     if EmptyForm().validate_on_submit():
-        sessions.end_everywhere(user)
-        db.session.commit()
+        attempt(admin.end_staff_sessions, current_user, user.id)
         if user.id == current_user.id:
             logout_user()
             flash(_("Toutes vos sessions sont fermées, sur cet appareil et sur les autres."), "success")
@@ -303,13 +277,12 @@ def staff_logout_everywhere(user_id):
 @admin_bp.post("/personnel/<int:user_id>/mot-de-passe")
 @admin_required
 def staff_reset_password(user_id):
-    import secrets
-
     user = db.get_or_404(User, user_id)
     if not EmptyForm().validate_on_submit():
         return redirect(url_for("admin.staff"))
-    temporary = "-".join(secrets.token_urlsafe(4) for _part in range(3))
-    auth.set_password(user, temporary, temporary=True)
-    db.session.commit()
+    outcome = attempt(admin.reset_password, current_user, user.id)
+    if not outcome:
+        flash(outcome.error, "error")
+        return redirect(url_for("admin.staff"))
     # Shown once, in this response only (never in a URL, a flash cookie or a log).
-    return render_template("admin/password_reset.html", user=user, temporary=temporary)
+    return render_template("admin/password_reset.html", user=user, temporary=outcome.value)

@@ -13,7 +13,7 @@ Never run it on a real installation.
 import hashlib
 import random
 import time as timer
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import click
 from flask.cli import with_appcontext
@@ -63,7 +63,7 @@ def _chunks(rows, size=CHUNK):
 
 
 def _at(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), tzinfo=PARIS).astimezone(timezone.utc)
+    return datetime.combine(day, time(hour, minute), tzinfo=PARIS).astimezone(UTC)
 
 
 # --- residents -----------------------------------------------------------------------------------
@@ -192,6 +192,8 @@ HOURS = [
     {0: [(14, 17)], 2: [(14, 17)], 4: [(14, 17)]},
     {1: [(9, 12), (14, 18)], 3: [(14, 18)], 5: [(9, 12)]},
 ]
+# What the desk noted for a workshop place: mostly present.
+ATTENDANCE_DRAW = [Attendance.present, Attendance.present, Attendance.present, Attendance.absent, None]
 
 
 def ensure_rooms(site_ids, rng) -> list:
@@ -221,7 +223,8 @@ def ensure_rooms(site_ids, rng) -> list:
     ).all()
     hours = {}
     for room_id, weekday, starts, ends in db.session.execute(
-        select(OpeningHours.room_id, OpeningHours.weekday, OpeningHours.starts, OpeningHours.ends).where(OpeningHours.room_id.in_([r.id for r in rooms]))
+        select(OpeningHours.room_id, OpeningHours.weekday, OpeningHours.starts, OpeningHours.ends)
+        .where(OpeningHours.room_id.in_([r.id for r in rooms]))
     ):
         hours.setdefault(room_id, {}).setdefault(weekday, []).append((starts, ends))
     return [(room_id, site_id, workstations, hours.get(room_id, {})) for room_id, site_id, workstations in rooms]
@@ -272,7 +275,7 @@ def add_bookings(rooms, total, rng) -> tuple[int, int]:
         ids = db.session.scalars(insert(Workshop).returning(Workshop.id, sort_by_parameter_order=True), workshop_rows).all()
         workshops_added += len(ids)
         site_budget = per_site + (1 if index < budget - per_site * len(rooms) else 0)
-        for workshop_id, w in zip(ids, workshop_rows):
+        for workshop_id, w in zip(ids, workshop_rows, strict=True):
             for n in range(min(site_budget, rng.randrange(2, w["places"] + 3))):
                 confirmed = n < w["places"]
                 ref, token = reference()
@@ -281,7 +284,7 @@ def add_bookings(rooms, total, rng) -> tuple[int, int]:
                                  starts_at=w["starts_at"], ends_at=w["ends_at"],
                                  state=BookingState.confirmed if confirmed else BookingState.waiting, first_name="Habitant",
                                  phone=contact, email="", contact_key=f"{contact}-{workshop_id}-{n}",
-                                 attendance=rng.choice([Attendance.present, Attendance.present, Attendance.present, Attendance.absent, None]) if confirmed else None,
+                                 attendance=rng.choice(ATTENDANCE_DRAW) if confirmed else None,
                                  created_by_id=None, created_at=w["starts_at"] - timedelta(days=5), cancelled_at=None, promoted_at=None))
                 site_budget -= 1
         # Open-access seats: random slots of the room's weekly hours over three years.
@@ -305,7 +308,8 @@ def add_bookings(rooms, total, rng) -> tuple[int, int]:
             seen.add(key)
             ref, token = reference()
             rows.append(dict(reference=ref, token_hash=token, site_id=site_id, room_id=room_id, workshop_id=None, starts_at=starts_at,
-                             ends_at=starts_at + timedelta(hours=1), state=rng.choice([BookingState.confirmed] * 9 + [BookingState.cancelled]),
+                             ends_at=starts_at + timedelta(hours=1),
+                             state=rng.choice([BookingState.confirmed] * 9 + [BookingState.cancelled]),
                              first_name="Habitant", phone=contact, email="", contact_key=contact,
                              attendance=rng.choice([Attendance.present, Attendance.present, Attendance.absent, None]),
                              created_by_id=None, created_at=starts_at - timedelta(days=3), cancelled_at=None, promoted_at=None))

@@ -4,11 +4,18 @@ A chart is geometry computed here and drawn by templates/reports/_chart.html: an
 whose <title> and <desc> say what it shows in words (totals, highest and lowest points), next
 to the table of the same figures. Colours come from classes in static/css/reports.css (the CSP
 forbids inline styles); each series also differs by pattern-free shade and is named in a legend.
+
+`columns` and `rows` draw any chart; `site_charts` makes the three of a site's page from its tables.
 """
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from flask_babel import format_decimal
+from flask_babel import format_date, format_decimal
+from flask_babel import gettext as _
+
+from core.templating import french_date
+
+from .formatting import report_number
 
 WIDTH = 720
 
@@ -129,3 +136,73 @@ def rows(chart_id, title, description, categories, series, *, unit="", maximum=N
             chart.bars.append(Bar(left, y0 + s_index * 14, plot_w * min(float(value), scale_top) / scale_top, 12, s_index))
     chart.legend = [(i, name) for i, (name, _vs) in enumerate(series)] if len(series) > 1 else []
     return chart
+
+
+# --- the charts of the site page ----------------------------------------------------------------
+
+
+def site_charts(dashboard) -> dict:
+    """The three charts of a site's page (reports.tables.SiteDashboard), each described in words."""
+    week = dashboard.bucket_kind == "week"
+    loans_rows = dashboard.loans_series.rows
+    labels = []
+    previous_month = None
+    for first, _count in loans_rows:
+        # Weeks: the month's name under the first week of each month; months: their short name.
+        if week:
+            month = (first.year, first.month)
+            labels.append(format_date(first, "MMM") if month != previous_month else "")
+            previous_month = month
+        else:
+            labels.append(first)
+    values = [count for _first, count in loans_rows]
+    total = sum(values)
+    busiest = max(range(len(values)), key=lambda i: values[i]) if values else None
+    when = _("la semaine du %(day)s", day=_day(loans_rows[busiest][0])) if week and busiest is not None else (
+        loans_rows[busiest][0] if busiest is not None else "")
+    loans_desc = (
+        _("%(total)s prêts commencés %(period)s, au plus %(max)s %(when)s. Le détail est dans le tableau « %(table)s ».",
+          total=number(total), period=dashboard.labels[0], max=number(values[busiest]), when=when,
+          table=dashboard.loans_series.title)
+        if total else _("Aucun prêt commencé %(period)s.", period=dashboard.labels[0])
+    )
+    loans_chart = columns("graphique-prets", str(dashboard.loans_series.title), loans_desc, labels,
+                                 [(_("Prêts commencés"), values)], label_every=1, whole=True)
+
+    occupancy = dashboard.occupancy_series.rows
+    booked_rates = [row[4] for row in occupancy]
+    used_rates = [row[5] for row in occupancy]
+    defined = [r for r in booked_rates if r is not None]
+    if defined:
+        occ_desc = _(
+            "Taux d'occupation des postes en accès libre, %(period)s : de %(low)s à %(high)s selon la %(unit)s, %(overall)s sur la période "
+            "(%(used)s utilisés d'après les arrivées notées). Le détail est dans le tableau « %(table)s ».",
+            period=dashboard.labels[0], low=report_number(min(defined), "pct"), high=report_number(max(defined), "pct"),
+            unit=_("semaine") if week else _("mois"),
+            overall=report_number(dashboard.rooms.lines[3].current, "pct"), used=report_number(dashboard.rooms.lines[4].current, "pct"),
+            table=dashboard.occupancy_series.title,
+        )
+    else:
+        occ_desc = _("Aucune heure d'accès libre offerte %(period)s.", period=dashboard.labels[0])
+    occupancy_chart = columns(
+        "graphique-occupation", str(dashboard.occupancy_series.title), occ_desc, labels,
+        [(_("Réservés"), booked_rates), (_("Utilisés"), used_rates)], unit="\u202f%", maximum=100, label_every=1,
+    )
+
+    kinds = dashboard.kind_rates
+    kind_desc = "; ".join(
+        _("%(kind)s : %(now)s (période de comparaison : %(before)s)", kind=name, now=report_number(now_, "pct"),
+          before=report_number(before, "pct"))
+        for name, now_, before in kinds
+    ) or _("Aucun équipement dans l'inventaire de la structure.")
+    kinds_chart = rows(
+        "graphique-usage", _("Taux d'usage par type d'équipement"), _("Taux d'usage : ") + kind_desc + ".",
+        [name for name, _n, _b in kinds],
+        [(dashboard.labels[0], [n for _k, n, _b in kinds]), (dashboard.labels[1], [b for _k, _n, b in kinds])],
+        unit="\u202f%", maximum=100,
+    )
+    return {"loans": loans_chart, "occupancy": occupancy_chart, "kinds": kinds_chart}
+
+
+def _day(value):
+    return french_date(value, "d MMMM")

@@ -9,7 +9,7 @@ rows, exactly like the reservations demo does for past workshops.
 """
 import random
 import secrets
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import insert, select
 
@@ -50,7 +50,7 @@ def load_demo(sites) -> list[str]:
         ):
             continue
         # The room is as old as its history (no booking could exist before the room did).
-        first_moment = datetime.combine(start, time(0), tzinfo=PARIS).astimezone(timezone.utc)
+        first_moment = datetime.combine(start, time(0), tzinfo=PARIS).astimezone(UTC)
         if room.created_at > first_moment:
             room.created_at = first_moment
         residents += len(_new_residents(site, s_index, start, today, admin, rng))
@@ -155,7 +155,7 @@ def _past_workshops(site, room, s_index, start, today, staff, rng) -> int:
             marks.append(attendance)
         ids = _booking_rows(rows)
         events = []
-        for booking_id, row, mark in zip(ids, rows, marks):
+        for booking_id, row, mark in zip(ids, rows, marks, strict=True):
             waiting = row["state"] is BookingState.waiting
             events.append(dict(booking_id=booking_id, site_id=site.id, at=row["created_at"], actor_id=None,
                                action=BookingAction.joined_waiting_list if waiting else BookingAction.booked,
@@ -198,7 +198,7 @@ def _past_seats(site, room, s_index, start, today, staff, rng) -> int:
             marks.append(attendance)
     ids = _booking_rows(rows) if rows else []
     events = []
-    for booking_id, row, mark in zip(ids, rows, marks):
+    for booking_id, row, mark in zip(ids, rows, marks, strict=True):
         events.append(dict(booking_id=booking_id, site_id=site.id, at=row["created_at"], actor_id=None, action=BookingAction.booked,
                            from_state=None, to_state=BookingState.confirmed, attendance=None, note=""))
         if mark is not None:

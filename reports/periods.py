@@ -16,14 +16,14 @@ Definitions (shown to people in the page footnote, tested in tests/reports/test_
 """
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 
-from flask_babel import format_date
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 
-from core.clock import PARIS, local_now
-from core.input import FIRST_DAY, LAST_DAY
+from core.clock import local_midnight_utc, today
+from core.errors import DomainError
+from core.input import FIRST_DAY, LAST_DAY, parse_french_date
 from core.templating import french_date
 
 EARLIEST = FIRST_DAY  # the application's date range (core/input.py): no month arithmetic leaves the calendar
@@ -34,24 +34,13 @@ MAX_CUSTOM_DAYS = 366 * 10
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-T([1-4])$")
 _YEAR = re.compile(r"^(\d{4})$")
-_DATE_FR = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
-_DATE_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
 
-class PeriodError(ValueError):
+class PeriodError(DomainError):
     """A period cannot be read; `field` is the form field the French message belongs to."""
 
     def __init__(self, message, field="periode"):
-        super().__init__(message)
-        self.field = field
-
-
-def today() -> date:
-    return local_now().date()
-
-
-def local_midnight_utc(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=PARIS).astimezone(timezone.utc)
+        super().__init__(message, field)
 
 
 @dataclass(frozen=True)
@@ -210,25 +199,14 @@ def _checked(period: Period, field="periode") -> Period:
     return period
 
 
-def parse_french_date(raw: str, field: str) -> date:
-    text = (raw or "").strip()
-    if not text:
-        raise PeriodError(_("Indiquez une date, par exemple 01/03/2026."), field)
-    if match := _DATE_FR.match(text):
-        day, month, year = (int(part) for part in match.groups())
-    elif match := _DATE_ISO.match(text):
-        year, month, day = (int(part) for part in match.groups())
-    else:
-        raise PeriodError(
-            _("Date illisible : « %(value)s ». Écrivez-la sous la forme jj/mm/aaaa, par exemple 01/03/2026.", value=text[:40]),
-            field,
-        )
+def parse_day(raw: str, field: str) -> date:
+    """One of the chosen dates (core.input.parse_french_date), required; PeriodError names its field."""
     try:
-        day = date(year, month, day)
-    except ValueError:
-        raise PeriodError(_("Cette date n'existe pas : « %(value)s ».", value=text[:40]), field) from None
-    if not EARLIEST <= day <= LAST_DAY:
-        raise PeriodError(_("Choisissez une date entre 2000 et 2100."), field)
+        day = parse_french_date(raw)
+    except ValueError as exc:
+        raise PeriodError(str(exc), field) from None
+    if day is None:
+        raise PeriodError(_("Indiquez une date, par exemple 01/03/2026."), field)
     return day
 
 
@@ -237,11 +215,11 @@ def parse_custom(raw_first: str, raw_last: str) -> Period:
     errors = []
     first = last = None
     try:
-        first = parse_french_date(raw_first, "du")
+        first = parse_day(raw_first, "du")
     except PeriodError as exc:
         errors.append(exc)
     try:
-        last = parse_french_date(raw_last, "au")
+        last = parse_day(raw_last, "au")
     except PeriodError as exc:
         errors.append(exc)
     if errors:

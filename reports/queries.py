@@ -102,16 +102,16 @@ def loan_activity(site_ids, windows, measures=LOAN_MEASURES) -> dict:
         closed = and_(Loan.closed_on >= _day(w.first), Loan.closed_on < _day(w.end))
         returned = and_(closed, Loan.outcome == LoanOutcome.returned)
         expressions = {
-            "started": lambda: _count_if(started),
-            "borrowers": lambda: func.count(distinct(case((started, Loan.resident_id)))),
-            "days": lambda: func.sum(_days_inside(Loan.started_on, func.coalesce(Loan.closed_on, _day(w.end)), w)),
-            "returned": lambda: _count_if(returned),
-            "late": lambda: _count_if(and_(returned, Loan.closed_on > Loan.due_on)),
-            "returned_days": lambda: _sum_if(returned, days_between(Loan.closed_on, Loan.started_on)),
-            "lost": lambda: _count_if(and_(closed, Loan.outcome == LoanOutcome.lost)),
-            "damaged": lambda: _count_if(and_(returned, Loan.damaged.is_(True))),
+            "started": _count_if(started),
+            "borrowers": func.count(distinct(case((started, Loan.resident_id)))),
+            "days": func.sum(_days_inside(Loan.started_on, func.coalesce(Loan.closed_on, _day(w.end)), w)),
+            "returned": _count_if(returned),
+            "late": _count_if(and_(returned, Loan.closed_on > Loan.due_on)),
+            "returned_days": _sum_if(returned, days_between(Loan.closed_on, Loan.started_on)),
+            "lost": _count_if(and_(closed, Loan.outcome == LoanOutcome.lost)),
+            "damaged": _count_if(and_(returned, Loan.damaged.is_(True))),
         }
-        columns += [expressions[name]().label(f"{name}_{i}") for name in measures]
+        columns += [expressions[name].label(f"{name}_{i}") for name in measures]
     query = select(Loan.site_id, *columns).where(
         Loan.started_on < _day(end), or_(Loan.closed_on.is_(None), Loan.closed_on >= _day(first))
     )
@@ -356,18 +356,18 @@ def booking_activity(site_ids, windows, measures=BOOKING_MEASURES) -> dict:
     for i, w in enumerate(windows):
         inside = and_(Booking.starts_at >= w.start_utc, Booking.starts_at < w.end_utc)
         expressions = {
-            "seat_bookings": lambda: _count_if(and_(seat, inside)),
-            "booked_minutes": lambda: _sum_if(and_(seat, inside), minutes),
-            "used_minutes": lambda: _sum_if(and_(seat, inside, Booking.attendance == Attendance.present), minutes),
-            "arrivals_noted": lambda: _count_if(and_(seat, inside, Booking.attendance.is_not(None))),
-            "registrations": lambda: _count_if(and_(place, inside)),
-            "present": lambda: _count_if(and_(place, inside, Booking.attendance == Attendance.present)),
-            "absent": lambda: _count_if(and_(place, inside, Booking.attendance == Attendance.absent)),
-            "excused": lambda: _count_if(and_(place, inside, Booking.attendance == Attendance.excused)),
-            "unmarked": lambda: _count_if(and_(place, inside, Booking.attendance.is_(None))),
-            "waiting": lambda: _count_if(and_(inside, never_placed)),
+            "seat_bookings": _count_if(and_(seat, inside)),
+            "booked_minutes": _sum_if(and_(seat, inside), minutes),
+            "used_minutes": _sum_if(and_(seat, inside, Booking.attendance == Attendance.present), minutes),
+            "arrivals_noted": _count_if(and_(seat, inside, Booking.attendance.is_not(None))),
+            "registrations": _count_if(and_(place, inside)),
+            "present": _count_if(and_(place, inside, Booking.attendance == Attendance.present)),
+            "absent": _count_if(and_(place, inside, Booking.attendance == Attendance.absent)),
+            "excused": _count_if(and_(place, inside, Booking.attendance == Attendance.excused)),
+            "unmarked": _count_if(and_(place, inside, Booking.attendance.is_(None))),
+            "waiting": _count_if(and_(inside, never_placed)),
         }
-        columns += [expressions[name]().label(f"{name}_{i}") for name in measures]
+        columns += [expressions[name].label(f"{name}_{i}") for name in measures]
     query = (
         select(Booking.site_id, *columns)
         .outerjoin(Workshop, Workshop.id == Booking.workshop_id)
@@ -451,13 +451,13 @@ def people_reached(site_ids, windows, measures=PEOPLE_MEASURES) -> dict:
         inside = people.c[f"in_{i}"] == 1
         unknown = and_(inside, people.c.resident.is_(None))
         expressions = {
-            "reached": lambda: func.count(distinct(case((inside, people.c.resident))))
+            "reached": func.count(distinct(case((inside, people.c.resident))))
             + func.count(distinct(case((unknown, people.c.contact)))),
-            "borrowers": lambda: func.count(distinct(case((and_(inside, people.c.borrower == 1), people.c.resident)))),
-            "bookers": lambda: func.count(distinct(case((and_(inside, people.c.borrower == 0), people.c.resident))))
+            "borrowers": func.count(distinct(case((and_(inside, people.c.borrower == 1), people.c.resident)))),
+            "bookers": func.count(distinct(case((and_(inside, people.c.borrower == 0), people.c.resident))))
             + func.count(distinct(case((unknown, people.c.contact)))),
         }
-        columns += [expressions[name]().label(f"{name}_{i}") for name in measures]
+        columns += [expressions[name].label(f"{name}_{i}") for name in measures]
     per_site = select(people.c.site_id.label("site_id"), *columns).group_by(people.c.site_id)
     together = select(cast(None, Integer).label("site_id"), *columns)
     return _by_site(db.session.execute(union_all(per_site, together)), measures, windows)

@@ -283,3 +283,117 @@ def test_admin_sees_the_admin_pages(make_site, make_user, admin_client):
             assert admin_client.get(url).status_code == 200, url
     home = admin_client.get("/espace").get_data(as_text=True)
     assert 'href="/admin/structures"' in home and 'href="/admin/personnel"' in home
+
+
+# --- the use cases (core/admin.py) and their events -------------------------------------------
+
+
+def test_a_new_site_is_announced_once_after_the_commit(db, make_user, events):
+    from core import admin
+
+    actor = make_user(Role.admin)
+    site = admin.create_site(actor, admin.SiteDetails(name=" Centre Nelson Mandela ", town="Lens"))
+    assert events == []  # flushed, not kept yet
+    db.session.commit()
+    assert events == [("site_created", {"site_id": site.id})]
+    assert site.name == "Centre Nelson Mandela"
+
+
+def test_a_site_through_the_form_is_announced_and_an_edit_is_not(db, admin_client, make_site, events):
+    admin_client.post("/admin/structures/nouvelle", data=SITE_FORM)
+    site = db.session.scalar(select(Site).where(Site.name == "Centre social Agora"))
+    assert events == [("site_created", {"site_id": site.id})]
+    events.clear()
+    assert admin_client.post(f"/admin/structures/{site.id}/modifier", data=dict(SITE_FORM, town="Anzin")).status_code == 302
+    assert events == []  # no event in the catalogue for an edited site
+
+
+def test_a_refused_site_announces_nothing(db, admin_client, make_site, events):
+    make_site("Centre existant")
+    response = admin_client.post("/admin/structures/nouvelle", data=dict(SITE_FORM, name="Centre existant"))
+    assert response.status_code == 400
+    assert events == []
+
+
+def test_a_new_staff_account_is_announced_once_after_the_commit(db, admin_client, make_site, events):
+    site = make_site()
+    admin_client.post("/admin/personnel/nouveau", data=staff_form(sites=[site.id]))
+    user = db.session.scalar(select(User).where(User.email == "nora@example.org"))
+    assert user.must_change_password
+    assert events == [("staff_account_created", {"user_id": user.id})]
+
+
+def test_the_use_case_announces_the_account_only_when_kept(db, make_site, make_user, events):
+    from core import admin
+
+    actor, site = make_user(Role.admin), make_site()
+    user = admin.create_staff_account(actor, name="Nora", email="nora@example.org", role="manager", site_ids=[site.id],
+                                      password="provisoire-2026")
+    assert events == []
+    db.session.rollback()
+    db.session.commit()
+    assert events == [] and db.session.get(User, user.id) is None
+
+
+def test_a_refused_staff_account_announces_nothing(db, admin_client, make_site, make_user, events):
+    site = make_site()
+    make_user(Role.manager, sites=[site], email="deja@example.org")
+    for changes in ({"email": "deja@example.org"}, {"sites": []}):
+        response = admin_client.post("/admin/personnel/nouveau", data=staff_form(**{"sites": [site.id], **changes}))
+        assert response.status_code == 400
+    assert events == []
+
+
+def test_each_change_of_an_account_is_announced_once(db, admin_client, make_site, make_user, events):
+    site = make_site()
+    agent = make_user(Role.reception, sites=[site])
+    changed = [("staff_account_changed", {"user_id": agent.id})]
+
+    data = {"name": "Agent Promu", "email": agent.email, "role": "manager", "sites": [site.id]}
+    assert admin_client.post(f"/admin/personnel/{agent.id}/modifier", data=data).status_code == 302
+    assert events == changed
+    for action in ("desactiver", "reactiver", "mot-de-passe"):
+        events.clear()
+        assert admin_client.post(f"/admin/personnel/{agent.id}/{action}").status_code in (200, 302)
+        assert events == changed, action
+    events.clear()
+    admin_client.post(f"/admin/personnel/{agent.id}/deconnecter")
+    assert events == []  # ending sessions changes nothing of the account itself
+
+
+def test_refused_changes_of_an_account_announce_nothing(db, app, make_site, make_user, login, events):
+    site = make_site()
+    admin = make_user(Role.admin)
+    make_user(Role.reception, sites=[site], email="deja@example.org")
+    client = app.test_client()
+    login(admin, target=client)
+    own = {"name": admin.name, "email": admin.email, "role": "reception", "sites": [site.id]}
+    assert client.post(f"/admin/personnel/{admin.id}/modifier", data=own).status_code == 400
+    assert client.post(f"/admin/personnel/{admin.id}/modifier", data=dict(own, role="admin", email="deja@example.org")).status_code == 400
+    client.post(f"/admin/personnel/{admin.id}/desactiver")
+    assert events == []
+
+
+@pytest.mark.parametrize("role", [Role.manager, Role.reception])
+def test_only_the_coordination_may_administer(db, make_site, make_user, events, role):
+    from core import admin
+    from core.errors import DomainError
+
+    site = make_site()
+    person, colleague = make_user(role, sites=[site]), make_user(Role.reception, sites=[site])
+    assert not admin.can_administer(person) and admin.can_administer(make_user(Role.admin))
+    attempts = [
+        lambda: admin.create_site(person, admin.SiteDetails(name="Centre pirate")),
+        lambda: admin.edit_site(person, site.id, admin.SiteDetails(name="Centre pirate")),
+        lambda: admin.create_staff_account(person, name="X", email="x@example.org", role="admin", site_ids=[], password="x" * 12),
+        lambda: admin.edit_staff_account(person, colleague.id, name="X", email=colleague.email, role="admin", site_ids=[]),
+        lambda: admin.set_staff_active(person, colleague.id, False),
+        lambda: admin.reset_password(person, colleague.id),
+        lambda: admin.end_staff_sessions(person, colleague.id),
+    ]
+    for use_case in attempts:
+        with pytest.raises(DomainError) as refused:
+            use_case()
+        assert refused.value.status == 403
+    db.session.commit()
+    assert events == []

@@ -161,8 +161,9 @@ def test_deployment_settings_from_environment(monkeypatch, tmp_path):
 
 
 def test_instance_config_file_is_read(monkeypatch, tmp_path):
-    from core.config import load_config
     from flask import Flask
+
+    from core.config import load_config
 
     (tmp_path / "config.py").write_text('SECRET_KEY = "from-instance-file"\nPUBLIC_BASE_URL = "https://pret.example.org/"\n')
     monkeypatch.delenv("SECRET_KEY", raising=False)

@@ -53,7 +53,7 @@ def test_login_and_logout_through_the_forms(client, make_site, make_user):
 
 
 def test_login_is_case_insensitive_on_the_email(client, make_user, login):
-    user = make_user(email="sophie.accueil@example.org")
+    make_user(email="sophie.accueil@example.org")
     response = client.post("/connexion", data={"email": "  Sophie.Accueil@EXAMPLE.org ", "password": PASSWORD})
     assert response.status_code == 302
     assert is_logged_in(client)

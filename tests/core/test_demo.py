@@ -89,7 +89,8 @@ def count_users(db):
 
 
 def test_create_admin(db, runner):
-    result = run(runner, "create-admin", "--email", " Claire.Chef@Example.org ", "--name", "Claire Chef", "--password", "un-mot-de-passe-long")
+    result = run(runner, "create-admin", "--email", " Claire.Chef@Example.org ", "--name", "Claire Chef",
+                 "--password", "un-mot-de-passe-long")
 
     assert result.exit_code == 0, result.output
     assert "Administrateur créé : claire.chef@example.org" in result.output

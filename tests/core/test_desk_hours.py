@@ -41,7 +41,8 @@ def test_the_desk_week_in_plain_words(db, make_site):
 def test_next_open_day_skips_closed_weekdays_and_site_closures(db, make_site):
     site = make_site()
     desk(site, {wd: [(time(9), time(17))] for wd in range(1, 6)})  # Tuesday to Saturday
-    db.session.add(Closure(site_id=site.id, room_id=None, first_day=date(2026, 12, 22), last_day=date(2026, 12, 26), reason="Vacances de Noël"))
+    db.session.add(Closure(site_id=site.id, room_id=None, first_day=date(2026, 12, 22), last_day=date(2026, 12, 26),
+                           reason="Vacances de Noël"))
     db.session.commit()
     assert hours.next_open_day(site, MONDAY) == date(2026, 12, 15)  # Monday: the desk is closed
     assert hours.next_open_day(site, date(2026, 12, 16)) == date(2026, 12, 16)

@@ -266,7 +266,7 @@ def _merge(*tables):
     return merged
 
 
-def start_walk(app, db, world, login, endpoint, rule_text, method):
+def start_walk(app, db, world, login, endpoint, rule_text, method):  # noqa: F811  (world: the fixture imported above)
     """A Walker on the route with valid URL values, and what the route takes: (walker, inputs)."""
     rule = find_rule(app, endpoint, rule_text)
     missing = rule.arguments - ARGUMENTS.keys()

@@ -15,6 +15,7 @@ from core import create_app
 from core.extensions import db
 from tests.conftest import base_config, scratch_database
 
+
 @pytest.fixture(autouse=True)
 def keep_logging_as_it_was():
     """migrations/env.py calls logging.config.fileConfig, which replaces the root handlers and
@@ -82,8 +83,11 @@ def test_downgrade_to_base_and_up_again(empty_app):
     if db.engine.dialect.name == "postgresql":
         # Nothing left behind either: no orphan sequence or type.
         with db.engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT count(*) FROM pg_class WHERE relkind = 'S' AND relnamespace = 'public'::regnamespace")).scalar() == 0
-            assert conn.execute(sa.text("SELECT count(*) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = 'public' AND t.typtype = 'e'")).scalar() == 0
+            sequences = "SELECT count(*) FROM pg_class WHERE relkind = 'S' AND relnamespace = 'public'::regnamespace"
+            enum_types = ("SELECT count(*) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+                          "WHERE n.nspname = 'public' AND t.typtype = 'e'")
+            assert conn.execute(sa.text(sequences)).scalar() == 0
+            assert conn.execute(sa.text(enum_types)).scalar() == 0
 
     flask_migrate.upgrade()
     assert table_names() == set(db.metadata.tables) | {"alembic_version"}

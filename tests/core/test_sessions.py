@@ -1,6 +1,6 @@
 """Staff sessions kept in the database: logging out ends them, everywhere if asked; idle sessions end;
 a temporary password must be changed; a shared address cannot lock out people who know their password."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ from tests.conftest import PASSWORD
 from tests.core.helpers import csrf_token, form_action, hidden_inputs, location_path, page_text, snapshot
 from tests.core.test_auth import fresh_user, is_logged_in
 
-T0 = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 NEW_PASSWORD = "mon-propre-mot-de-passe"
 
 

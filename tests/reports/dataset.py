@@ -165,7 +165,7 @@ def build(make_site, make_user) -> SimpleNamespace:
         for c in (phone("0610000003"), phone("0633333333"), P, phone("0644444444"), phone("0655555555"))
     ]
     run(at("2026-03-21"), lambda: booking_ops.cancel(places[4].id, None))  # gave up while waiting
-    for booking, mark in zip(places[:3], (Attendance.present, Attendance.absent, Attendance.excused)):
+    for booking, mark in zip(places[:3], (Attendance.present, Attendance.absent, Attendance.excused), strict=True):
         run(at("2026-03-24", "15:00"), lambda b=booking, m=mark: booking_ops.mark_attendance(b.id, m, A))
     w.places = places
     return w

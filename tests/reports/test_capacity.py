@@ -1,6 +1,6 @@
 """Open-access capacity by arithmetic (reports/capacity.py) agrees with the slots the booking pages
 derive one by one (reservations/slots.derive), including both daylight-saving Sundays."""
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,7 +13,7 @@ from reservations.models import Closure, OpeningHours, Room, Workshop
 
 def room(room_id=1, site_id=1, workstations=4, slot_minutes=60, hours=(), created=date(2026, 1, 1)):
     r = Room(id=room_id, site_id=site_id, name=f"Salle {room_id}", workstations=workstations, slot_minutes=slot_minutes,
-             created_at=datetime.combine(created, time(8), tzinfo=PARIS).astimezone(timezone.utc))
+             created_at=datetime.combine(created, time(8), tzinfo=PARIS).astimezone(UTC))
     r.hours = [OpeningHours(weekday=wd, starts=s, ends=e) for wd, s, e in hours]
     return r
 
@@ -99,7 +99,9 @@ hours_strategy = st.lists(
     workshop_specs=st.lists(st.tuples(st.integers(0, 120), st.integers(0, 22), st.integers(1, 3), st.integers(1, 12)), max_size=5),
     created_offset=st.integers(-30, 60),
 )
-def test_arithmetic_matches_the_slots_one_by_one(hours, slot_minutes, workstations, start, length, closure_days, workshop_specs, created_offset):
+def test_arithmetic_matches_the_slots_one_by_one(
+    hours, slot_minutes, workstations, start, length, closure_days, workshop_specs, created_offset
+):
     r = room(hours=hours, slot_minutes=slot_minutes, workstations=workstations, created=start + timedelta(days=created_offset))
     closures = [
         Closure(site_id=1, room_id=None if whole else 1, first_day=start + timedelta(days=d), last_day=start + timedelta(days=d + n))

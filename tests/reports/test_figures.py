@@ -3,7 +3,7 @@
 The expected numbers are worked out in tests/reports/dataset.py's docstring. Run on SQLite and on
 PostgreSQL (TEST_DATABASE_URL): the same figures on both.
 """
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -134,7 +134,7 @@ def test_site_b_sees_its_own_figures_only(march):
 def test_local_dates_are_kept_on_every_loan(march, db):
     """started_on / closed_on are the Paris dates: D2 left at 00:30 on the 25th (23:30 UTC on the 24th)."""
     d2 = db.session.scalar(db.select(Loan).where(Loan.device_id == march.D2.id))
-    assert d2.started_at == datetime(2026, 3, 24, 23, 30, tzinfo=timezone.utc)
+    assert d2.started_at == datetime(2026, 3, 24, 23, 30, tzinfo=UTC)
     assert (d2.started_on, d2.closed_on) == (date(2026, 3, 25), None)
     l2 = db.session.scalar(db.select(Loan).where(Loan.device_id == march.L2.id))
     assert (l2.started_on, l2.closed_on) == (date(2026, 3, 28), date(2026, 3, 30))
@@ -143,7 +143,7 @@ def test_local_dates_are_kept_on_every_loan(march, db):
 def test_device_figures_of_the_device_page(march):
     row = queries.device_figures(march.L1.id, TODAY)
     assert (row.loans, row.days) == (1, 41)  # 20 February → 2 April
-    assert row.last_lent == datetime(2026, 2, 20, 9, 0, tzinfo=timezone.utc)
+    assert row.last_lent == datetime(2026, 2, 20, 9, 0, tzinfo=UTC)
     open_loan = queries.device_figures(march.D2.id, TODAY)
     assert (open_loan.loans, open_loan.days) == (1, 16)  # 25 March → today (10 April), still out
     never = queries.device_figures(march.D1.id, TODAY)
@@ -162,12 +162,11 @@ def test_a_period_in_progress_stops_at_yesterday(march):
 
 def test_the_autumn_change_is_one_day_too(db, make_site, make_user):
     """A loan from Saturday 24 to Monday 26 October 2026 (Sunday has 25 hours) is 2 days on loan."""
-    from tests.reports.dataset import at
-
     from core.models import Role
     from core.residents import create_resident
     from loans import lending
     from loans import operations as inventory
+    from tests.reports.dataset import at
 
     site = make_site("Centre Automne")
     agent = make_user(Role.reception, [site])

@@ -69,6 +69,7 @@ def check_sqlite(statements):
     used = " ".join(plans)
     # Loans by site and period, loans by device, the device history by device (the planner picks
     # ix_device_events_service or ix_device_events_device_at depending on the table's size).
-    for expected in ("SEARCH loans USING INDEX ix_loans_site_started_on (site_id=?", "SEARCH loans USING INDEX ix_loans_device_started (device_id=?)",
+    for expected in ("SEARCH loans USING INDEX ix_loans_site_started_on (site_id=?",
+                     "SEARCH loans USING INDEX ix_loans_device_started (device_id=?)",
                      "SEARCH device_events USING INDEX ix_device_events_"):
         assert expected in used, (expected, plans)

@@ -1,13 +1,13 @@
 """core/sql.py: the expressions written once and compiled for SQLite and PostgreSQL give the same answers."""
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import Date, literal, select
 
-from core.sql import days_between, greatest, least, local_date, minutes_between
 from core.db import UTCDateTime
+from core.sql import days_between, greatest, least, local_date, minutes_between
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def one(db, expression):
