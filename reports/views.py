@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from core import csv_export
 from core.authz import admin_required, get_site_or_404, staff_required
-from core.input import parse_int
 from core.extensions import db
+from core.input import parse_int
 from core.models import Role, Site
 from core.templating import french_date
 
@@ -27,11 +27,10 @@ bp = Blueprint("reports", __name__)
 @bp.record_once
 def _setup(state):
     from core.demo import register_demo_loader
-    from core.templating import ALL_STAFF, MANAGERS, add_nav
+    from core.templating import MANAGERS, add_nav
 
     app = state.app
     add_nav(app, "reports.index", _l("Rapports"), roles=MANAGERS, order=60)
-    add_nav(app, "reports.arrivals_home", _l("Arrivées en salle"), roles=ALL_STAFF, order=45)
     app.jinja_env.filters["report_number"] = report_number
     app.jinja_env.filters["report_change"] = report_change
     app.add_template_global(device_figures, "report_device_figures")
@@ -295,5 +294,3 @@ def device_figures(device):
     row = queries.device_figures(device.id, periods.today())
     return {"loans": row.loans, "days": int(row.days or 0), "last_lent": figures.local_day(row.last_lent)}
 
-
-from . import arrivals  # noqa: E402,F401  (routes of the arrival desk)

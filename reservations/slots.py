@@ -6,7 +6,7 @@ change. A whole period is loaded with a fixed number of grouped queries, never o
 """
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from core.clock import PARIS
 from core.extensions import db
 
-from .models import Booking, BookingState, Closure, Room, Workshop
+from .models import Booking, Closure, Room, Workshop
 
 
 @dataclass
@@ -46,7 +46,7 @@ class Slot:
 
 
 def local_to_utc(day: date, at: time) -> datetime:
-    return datetime.combine(day, at, tzinfo=PARIS).astimezone(timezone.utc)
+    return datetime.combine(day, at, tzinfo=PARIS).astimezone(UTC)
 
 
 def day_bounds_utc(first_day: date, last_day: date) -> tuple[datetime, datetime]:
@@ -61,8 +61,8 @@ def slot_times(day: date, starts: time, ends: time, minutes: int) -> list[tuple[
     limit = datetime.combine(day, ends)
     step = timedelta(minutes=minutes)
     while cursor + step <= limit:
-        start = cursor.replace(tzinfo=PARIS).astimezone(timezone.utc)
-        end = (cursor + step).replace(tzinfo=PARIS).astimezone(timezone.utc)
+        start = cursor.replace(tzinfo=PARIS).astimezone(UTC)
+        end = (cursor + step).replace(tzinfo=PARIS).astimezone(UTC)
         if end > start:  # a slot inside the hour skipped when clocks go forward does not exist
             pairs.append((start, end))
         cursor += step
@@ -141,7 +141,7 @@ def load_period(rooms_query, first_day: date, last_day: date) -> Period:
         select(Workshop)
         .where(
             Workshop.room_id.in_(room_ids),
-            Workshop.cancelled_at.is_(None),
+            ~Workshop.is_cancelled,
             Workshop.starts_at < end,
             Workshop.ends_at > start,
         )
@@ -153,8 +153,8 @@ def load_period(rooms_query, first_day: date, last_day: date) -> Period:
         select(Booking.room_id, Booking.starts_at, Booking.ends_at, func.count())
         .where(
             Booking.room_id.in_(room_ids),
-            Booking.workshop_id.is_(None),
-            Booking.state == BookingState.confirmed,
+            Booking.is_seat,
+            Booking.is_confirmed,
             Booking.starts_at < end,
             Booking.starts_at >= start - timedelta(hours=2),
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from icalendar import Calendar
 
-from reservations import operations
+from reservations import bookings
 from tests.core.helpers import visible_text
 from tests.reservations.factories import at_local, book, make_room, make_workshop, register
 
@@ -72,7 +72,7 @@ def test_a_cancelled_booking_no_longer_asks_to_give_its_number(db, frozen, sites
     booking, token = book(room, at_local(TUESDAY, 14))
     assert "Donnez ce numéro à l'accueil." in visible_text(client.get(f"/ma-reservation/{token}"))
 
-    operations.cancel(booking.id)
+    bookings.cancel(booking.id)
     db.session.commit()
 
     page = visible_text(client.get(f"/ma-reservation/{token}"))
