@@ -124,8 +124,11 @@ def _check_per_person(room: Room, slot: slotlib.Slot, contact: Contact, at: date
     upcoming = db.session.scalar(select(func.count()).where(*mine, Booking.site_id == room.site_id, Booking.starts_at > at))
     if upcoming >= per_person_limit():
         raise ReservationError(
-            ngettext("Vous avez déjà %(num)s réservation à venir dans ce centre. C'est le maximum. Annulez-la pour en faire une autre.",
-                     "Vous avez déjà %(num)s réservations à venir dans ce centre. C'est le maximum. Annulez-en une pour en faire une autre.", upcoming)
+            ngettext(
+                "Vous avez déjà %(num)s réservation à venir dans ce centre. C'est le maximum. Annulez-la pour en faire une autre.",
+                "Vous avez déjà %(num)s réservations à venir dans ce centre. C'est le maximum. Annulez-en une pour en faire une autre.",
+                upcoming,
+            )
         )
 
 

@@ -21,20 +21,32 @@ from .rooms import french_public_holidays
 from .workshops import WorkshopData, create_workshops, register
 
 ROOMS = {
-    "ACSRV": dict(name="Salle informatique", workstations=8, notes="Accessible en fauteuil roulant (rez-de-chaussée).\nImprimante et scanner.\nCasques audio à l'accueil.",
-                  hours={1: [(14, 17)], 2: [(9, 12), (14, 17)], 3: [(14, 17)], 4: [(9, 12)]}),
-    "Centre social de Mazingarbe": dict(name="Espace numérique", workstations=6, notes="Imprimante.\nUn poste avec grand écran et clavier à grosses touches.",
-                                        hours={0: [(14, 17)], 2: [(14, 17)], 4: [(14, 17)]}),
-    "Maison de Quartier Centre-Ville": dict(name="Cyber-espace", workstations=10, notes="Salle à l'étage, ascenseur.\nScanner et casques audio.",
-                                            hours={1: [(9, 12), (14, 18)], 3: [(14, 18)], 5: [(9, 12)]}),
-    "Fédération des centres sociaux Nord-Pas-de-Calais": dict(name="Salle de formation", workstations=12, notes="Accessible en fauteuil roulant.\nVidéoprojecteur.",
-                                                              hours={2: [(9, 12)], 3: [(9, 12)]}),
+    "ACSRV": dict(
+        name="Salle informatique", workstations=8,
+        notes="Accessible en fauteuil roulant (rez-de-chaussée).\nImprimante et scanner.\nCasques audio à l'accueil.",
+        hours={1: [(14, 17)], 2: [(9, 12), (14, 17)], 3: [(14, 17)], 4: [(9, 12)]},
+    ),
+    "Centre social de Mazingarbe": dict(
+        name="Espace numérique", workstations=6, notes="Imprimante.\nUn poste avec grand écran et clavier à grosses touches.",
+        hours={0: [(14, 17)], 2: [(14, 17)], 4: [(14, 17)]},
+    ),
+    "Maison de Quartier Centre-Ville": dict(
+        name="Cyber-espace", workstations=10, notes="Salle à l'étage, ascenseur.\nScanner et casques audio.",
+        hours={1: [(9, 12), (14, 18)], 3: [(14, 18)], 5: [(9, 12)]},
+    ),
+    "Fédération des centres sociaux Nord-Pas-de-Calais": dict(
+        name="Salle de formation", workstations=12, notes="Accessible en fauteuil roulant.\nVidéoprojecteur.",
+        hours={2: [(9, 12)], 3: [(9, 12)]},
+    ),
 }
 
 WORKSHOPS = [
-    ("Créer son adresse e-mail", "On crée ensemble une adresse e-mail. Vous repartez avec votre adresse et votre mot de passe notés sur papier.", Level.beginner),
-    ("Faire ses démarches en ligne", "On apprend à se connecter au site de la CAF et de l'Assurance maladie. Apportez vos identifiants si vous les avez.", Level.everyone),
-    ("Prendre en main sa tablette", "Allumer, se connecter au wifi, installer une application. Apportez votre tablette si vous en avez une.", Level.beginner),
+    ("Créer son adresse e-mail",
+     "On crée ensemble une adresse e-mail. Vous repartez avec votre adresse et votre mot de passe notés sur papier.", Level.beginner),
+    ("Faire ses démarches en ligne",
+     "On apprend à se connecter au site de la CAF et de l'Assurance maladie. Apportez vos identifiants si vous les avez.", Level.everyone),
+    ("Prendre en main sa tablette",
+     "Allumer, se connecter au wifi, installer une application. Apportez votre tablette si vous en avez une.", Level.beginner),
     ("Reconnaître les arnaques", "Faux messages, faux sites : on apprend à les repérer pour se protéger.", Level.intermediate),
 ]
 

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from core.clock import PARIS
+from core.clock import PARIS, local_midnight_utc
 from core.extensions import db
 
 from .models import Booking, Closure, Room, Workshop
@@ -51,7 +51,7 @@ def local_to_utc(day: date, at: time) -> datetime:
 
 def day_bounds_utc(first_day: date, last_day: date) -> tuple[datetime, datetime]:
     """From local midnight of first_day to local midnight after last_day, in UTC."""
-    return local_to_utc(first_day, time(0)), local_to_utc(last_day + timedelta(days=1), time(0))
+    return local_midnight_utc(first_day), local_midnight_utc(last_day + timedelta(days=1))
 
 
 def slot_times(day: date, starts: time, ends: time, minutes: int) -> list[tuple[datetime, datetime]]:
@@ -171,3 +171,28 @@ def bookable(slot: Slot, room: Room, at: datetime) -> bool:
         return False
     last_day = at.astimezone(PARIS).date() + timedelta(days=room.days_ahead)
     return slot.local_start.date() <= last_day
+
+
+def bookable_days(period: Period, at: datetime) -> list[tuple[date, int, list[tuple[datetime, datetime]]]]:
+    """The days with a seat residents can still book, each with what they can use: the workstations
+    of the rooms with a free seat that day, and the (UTC) ranges of time when places are left —
+    never a sum of seats over slots."""
+    by_day = {}
+    for room in period.rooms:
+        for slot in period.slots(room):
+            if slot.free and bookable(slot, room, at):
+                rooms, ranges = by_day.setdefault(slot.local_start.date(), ({}, []))
+                rooms[room.id] = room.workstations
+                ranges.append((slot.starts_at, slot.ends_at))
+    return [(day, sum(rooms.values()), _merge(ranges)) for day, (rooms, ranges) in sorted(by_day.items())]
+
+
+def _merge(ranges):
+    """Touching or overlapping (start, end) ranges merged: 9-10, 10-11, 11-12 → 9-12."""
+    merged = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(start, end) for start, end in merged]

@@ -60,7 +60,8 @@ def status_of(form, outcome=None) -> int:
 def flash_promoted(promoted) -> None:
     """Tell the staff who came off a waiting list onto a confirmed place."""
     for booking in promoted:
-        flash(_("%(name)s (%(ref)s) passe de la liste d'attente à une place confirmée.", name=booking.first_name, ref=booking.reference), "info")
+        flash(_("%(name)s (%(ref)s) passe de la liste d'attente à une place confirmée.",
+                name=booking.first_name, ref=booking.reference), "info")
 
 
 @bp.record_once

@@ -61,17 +61,6 @@ def public_centres():
     return render_template("reservations/public/centres.html", sites=sites)
 
 
-def _merge(ranges):
-    """Touching or overlapping (start, end) ranges merged: 9-10, 10-11, 11-12 → 9-12."""
-    merged = []
-    for start, end in sorted(ranges):
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return [(start, end) for start, end in merged]
-
-
 @bp.get("/reserver/<int:site_id>")
 @public
 def public_days(site_id):
@@ -83,17 +72,9 @@ def public_days(site_id):
     days = []
     if horizon is not None:
         period = slotlib.load_period(_public_rooms(site.id), today, today + timedelta(days=horizon))
-        at = clock.now()
-        by_day = {}
-        for room in period.rooms:
-            for slot in period.slots(room):
-                if slot.free and slotlib.bookable(slot, room, at):
-                    rooms, ranges = by_day.setdefault(slot.local_start.date(), ({}, []))
-                    rooms[room.id] = room.workstations
-                    ranges.append((slot.starts_at, slot.ends_at))
         days = [
-            (day, sum(rooms.values()), say_ranges([(s.astimezone(clock.PARIS).time(), e.astimezone(clock.PARIS).time()) for s, e in _merge(ranges)]))
-            for day, (rooms, ranges) in sorted(by_day.items())
+            (day, workstations, say_ranges([(s.astimezone(clock.PARIS).time(), e.astimezone(clock.PARIS).time()) for s, e in ranges]))
+            for day, workstations, ranges in slotlib.bookable_days(period, clock.now())
         ]
     upcoming = db.session.scalar(
         select(func.count()).where(Workshop.site_id == site.id, ~Workshop.is_cancelled, Workshop.starts_at > clock.now())

@@ -166,7 +166,8 @@ def desk_register(workshop_id):
     if booking.is_confirmed:
         flash(_("Place réservée pour %(name)s. Numéro : %(ref)s.", name=booking.first_name, ref=booking.reference), "success")
     else:
-        flash(_("Atelier complet : %(name)s est sur la liste d'attente (numéro %(ref)s).", name=booking.first_name, ref=booking.reference), "info")
+        flash(_("Atelier complet : %(name)s est sur la liste d'attente (numéro %(ref)s).",
+                name=booking.first_name, ref=booking.reference), "info")
     return redirect(url_for("reservations.workshop_detail", workshop_id=workshop.id))
 
 

@@ -121,7 +121,8 @@ def test_confirmed_closure_cancels_with_the_reason_and_announces_it(db, sites, b
     for name in affected:
         booking = _db.session.get(Booking, booked[name].id)
         assert booking.is_cancelled and booking.closure_id == closure.id
-        last = _db.session.scalars(select(BookingEvent).where(BookingEvent.booking_id == booking.id).order_by(BookingEvent.id.desc())).first()
+        last = _db.session.scalars(
+            select(BookingEvent).where(BookingEvent.booking_id == booking.id).order_by(BookingEvent.id.desc())).first()
         assert last.action is BookingAction.cancelled and last.note == "Fermeture : Vacances de Noël"
         assert last.actor_id == sites["manager_a"].id
     assert _db.session.get(Workshop, booked["workshop"].id).is_cancelled

@@ -307,7 +307,8 @@ def test_cancel_a_workshop_cancels_its_registrations(db, frozen, sites):
     db.session.commit()
     assert placed.is_cancelled and waiting.is_cancelled and workshop.is_cancelled
     # The room is free again for another workshop at that time.
-    workshops.create_workshops(sites["manager_a"], workshop.room, data(places=2), workshop.starts_at.astimezone(PARIS).date(), time(10), time(12))
+    workshops.create_workshops(sites["manager_a"], workshop.room, data(places=2), workshop.starts_at.astimezone(PARIS).date(),
+                               time(10), time(12))
 
 
 def test_public_holidays():

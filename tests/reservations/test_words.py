@@ -58,7 +58,8 @@ def test_the_first_person_to_join_a_full_workshop_gets_the_first_place_freed(db,
 
 def test_joining_a_workshop_is_said_without_gender(db, frozen, sites, client):
     workshop = make_workshop(make_room(sites["a"]), places=2)
-    response = client.post(f"/ateliers/{workshop.id}/inscription", data={"first_name": "Zoé", "contact": "06 12 34 56 78"}, follow_redirects=True)
+    response = client.post(f"/ateliers/{workshop.id}/inscription", data={"first_name": "Zoé", "contact": "06 12 34 56 78"},
+                           follow_redirects=True)
     text = visible_text(response)
     assert "C'est fait ! Votre place à l'atelier est réservée." in text and "inscrit " not in text
 
