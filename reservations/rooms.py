@@ -132,7 +132,7 @@ def add_closure(actor, site_id: int, room_id: int | None, first_day: date, last_
     if not can_manage_site(actor, site_id):
         raise ReservationError(_("Seuls les responsables du centre peuvent ajouter une fermeture."))
     if last_day < first_day:
-        raise ReservationError(_("Le dernier jour doit être après le premier jour."))
+        raise ReservationError(_("Le dernier jour doit être après le premier jour."), "last_day")
     lock_site(site_id)  # no seat booked nor workshop created meanwhile
     impact = _locked_impact(site_id, room_id, first_day, last_day)
     if not impact.is_empty and confirmed != impact.fingerprint:

@@ -112,6 +112,7 @@ def closures(site_id):
     _require_manager(site.id)
     rooms = db.session.scalars(select(Room).where(Room.site_id == site.id).order_by(Room.name)).all()
     form = ClosureForm(rooms=rooms)
+    outcome = None
     if form.validate_on_submit():
         room_id = form.room_id.data or None
         if room_id is not None and room_id not in {r.id for r in rooms}:
@@ -124,7 +125,7 @@ def closures(site_id):
                 return _closure_confirm(site, rooms, form, room_id, first_day, last_day, outcome)
             if outcome:
                 return _closure_added(site, *outcome.value)
-    return _closures_page(site, form)
+    return _closures_page(site, form, status_of(form, outcome))
 
 
 def _closure_confirm(site, rooms, form, room_id, first_day, last_day, outcome):
@@ -146,7 +147,7 @@ def _closure_added(site, closure, cancelled):
     return redirect(url_for("reservations.closures", site_id=site.id))
 
 
-def _closures_page(site, form):
+def _closures_page(site, form, status):
     """The closures to come, each with how many people it leaves to call, and the form to add one."""
     today = clock.today()
     listed = db.session.scalars(
@@ -159,7 +160,7 @@ def _closures_page(site, form):
     return render_template(
         "reservations/staff/closures.html", site=site, form=form, closures=listed, year=today.year, action_form=EmptyForm(),
         to_call=to_call,
-    ), status_of(form)
+    ), status
 
 
 @bp.get("/fermetures/<int:closure_id>/a-prevenir")
