@@ -80,13 +80,14 @@ def main():
 def prepare(left):
     """The first bookable slot of the first benchmark room, filled up to `left` free places."""
     from core import clock
-    from reservations import operations, slots as slotlib
+    from reservations import slots as slotlib
+    from reservations.bookings import book_seat
     from reservations.identity import parse_contact
     from reservations.models import Room
 
     site = db.session.scalar(select(Site).where(Site.name.like("Centre banc d'essai%")).order_by(Site.id))
     room = db.session.scalar(select(Room).where(Room.site_id == site.id).order_by(Room.id))
-    today = clock.local_now().date()
+    today = clock.today()
     period = slotlib.load_period(select(Room).where(Room.id == room.id), today + timedelta(days=1), today + timedelta(days=room.days_ahead))
     at = clock.now()
     slot = next((s for r in period.rooms for s in period.slots(r) if s.free >= left and slotlib.bookable(s, r, at)), None)
@@ -94,7 +95,7 @@ def prepare(left):
         raise SystemExit("Aucun créneau avec assez de places libres.")
     n = 0
     while slot.free - n > left:
-        operations.book_seat(room.id, slot.starts_at, "Prérempli", parse_contact(f"0690{secrets.randbelow(1_000_000):06d}"))
+        book_seat(room.id, slot.starts_at, "Prérempli", parse_contact(f"0690{secrets.randbelow(1_000_000):06d}"))
         db.session.commit()
         n += 1
     local = slot.local_start

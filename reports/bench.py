@@ -25,7 +25,8 @@ from core.residents import Resident, resident_sites
 from loans.bench import ensure_sites
 from loans.models import Device, DeviceAction, DeviceEvent, DeviceStatus, Loan, LoanOutcome
 from reservations.models import Attendance, Booking, BookingState, Closure, OpeningHours, Room, Workshop
-from reservations.operations import REFERENCE_ALPHABET, french_public_holidays
+from reservations.ledger import REFERENCE_ALPHABET
+from reservations.rooms import french_public_holidays
 
 CHUNK = 5000
 YEARS_BACK = 3

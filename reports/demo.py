@@ -20,7 +20,7 @@ from core.models import Role, User
 from core.residents import Resident, create_resident, resident_sites
 from loans import operations as device_operations
 from loans.models import Device
-from reservations import operations
+from reservations import ledger
 from reservations import slots as slotlib
 from reservations.demo import PEOPLE, ROOMS, WORKSHOPS
 from reservations.models import Attendance, Booking, BookingAction, BookingEvent, BookingState, Room, Workshop
@@ -111,12 +111,12 @@ def _booking_rows(rows):
 
 
 def _new_booking(site, room, starts_at, ends_at, first_name, contact_key, state, attendance, created_at, references, workshop_id=None):
-    reference = operations.new_reference()
+    reference = ledger.new_reference()
     while reference in references:
-        reference = operations.new_reference()
+        reference = ledger.new_reference()
     references.add(reference)
     return dict(
-        reference=reference, token_hash=operations.hash_token(secrets.token_urlsafe(24)), site_id=site.id, room_id=room.id,
+        reference=reference, token_hash=ledger.hash_token(secrets.token_urlsafe(24)), site_id=site.id, room_id=room.id,
         workshop_id=workshop_id, starts_at=starts_at, ends_at=ends_at, state=state, first_name=first_name,
         phone=contact_key, email="", contact_key=contact_key, attendance=attendance, created_by_id=None,
         created_at=created_at, cancelled_at=None, promoted_at=None,

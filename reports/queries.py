@@ -30,7 +30,7 @@ from core.extensions import db
 from core.residents import Resident, resident_sites
 from core.sql import days_between, greatest, least, local_date, minutes_between
 from loans.models import SERVICE_EVENTS, Device, DeviceEvent, DeviceStatus, Loan, LoanOutcome
-from reservations.models import Attendance, Booking, BookingAction, BookingEvent, BookingState, Closure, Room, Workshop
+from reservations.models import Attendance, Booking, BookingAction, BookingEvent, Closure, Room, Workshop
 
 OUT_OF_SERVICE = (DeviceStatus.in_repair, DeviceStatus.lost, DeviceStatus.retired)
 RARELY_LENT_RATE = 0.10  # below 10 % of the days it could be lent
@@ -310,7 +310,7 @@ def workshop_times(site_ids, windows):
     """(room_id, starts_at, ends_at, places) of the workshops held: what capacity.offered needs."""
     start, end = _utc_span(windows)
     query = select(Workshop.room_id, Workshop.starts_at, Workshop.ends_at, Workshop.places).where(
-        Workshop.cancelled_at.is_(None), Workshop.starts_at < end, Workshop.ends_at > start
+        ~Workshop.is_cancelled, Workshop.starts_at < end, Workshop.ends_at > start
     )
     return db.session.execute(_only(query, Workshop.site_id, site_ids)).all()
 
@@ -327,7 +327,7 @@ def workshop_activity(site_ids, windows) -> dict:
         columns += [_count_if(inside).label(f"held_{i}"), _sum_if(inside, Workshop.places).label(f"places_{i}")]
     query = (
         select(Workshop.site_id, *columns)
-        .where(Workshop.cancelled_at.is_(None), Workshop.starts_at >= start, Workshop.starts_at < end)
+        .where(~Workshop.is_cancelled, Workshop.starts_at >= start, Workshop.starts_at < end)
         .group_by(Workshop.site_id)
     )
     return _by_site(db.session.execute(_only(query, Workshop.site_id, site_ids)), WORKSHOP_MEASURES, windows)
@@ -342,16 +342,15 @@ BOOKING_MEASURES = (
 def booking_activity(site_ids, windows, measures=BOOKING_MEASURES) -> dict:
     """Open-access seats booked and used; workshop registrations, attendance, unmet waiting list."""
     start, end = _utc_span(windows)
-    confirmed = Booking.state == BookingState.confirmed
-    seat = and_(Booking.workshop_id.is_(None), confirmed)
-    held = and_(Booking.workshop_id.is_not(None), Workshop.cancelled_at.is_(None))
-    place = and_(held, confirmed)
+    seat = and_(Booking.is_seat, Booking.is_confirmed)
+    held = and_(Booking.is_workshop, ~Workshop.is_cancelled)
+    place = and_(held, Booking.is_confirmed)
     minutes = minutes_between(Booking.ends_at, Booking.starts_at)
     # Joined the waiting list and never promoted: still waiting when the workshop began, or gave up.
     joined_waiting = exists().where(
         BookingEvent.booking_id == Booking.id, BookingEvent.action == BookingAction.joined_waiting_list
     )
-    never_placed = and_(held, Booking.state != BookingState.confirmed, Booking.promoted_at.is_(None), joined_waiting)
+    never_placed = and_(held, ~Booking.is_confirmed, Booking.promoted_at.is_(None), joined_waiting)
     columns = []
     for i, w in enumerate(windows):
         inside = and_(Booking.starts_at >= w.start_utc, Booking.starts_at < w.end_utc)
@@ -385,8 +384,8 @@ def bookings_per_bucket(site_id, window, bucket) -> dict:
         select(key.label("bucket"), func.sum(minutes), _sum_if(Booking.attendance == Attendance.present, minutes))
         .where(
             Booking.site_id == site_id,
-            Booking.workshop_id.is_(None),
-            Booking.state == BookingState.confirmed,
+            Booking.is_seat,
+            Booking.is_confirmed,
             Booking.starts_at >= window.start_utc,
             Booking.starts_at < window.end_utc,
         )
@@ -439,7 +438,7 @@ def people_reached(site_ids, windows, measures=PEOPLE_MEASURES) -> dict:
             for i, w in enumerate(windows)
         ],
     ).where(
-        Booking.state == BookingState.confirmed,
+        Booking.is_confirmed,
         or_(Booking.attendance.is_(None), Booking.attendance != Attendance.absent),
         Booking.starts_at >= start,
         Booking.starts_at < end_utc,

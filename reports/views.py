@@ -27,11 +27,10 @@ bp = Blueprint("reports", __name__)
 @bp.record_once
 def _setup(state):
     from core.demo import register_demo_loader
-    from core.templating import ALL_STAFF, MANAGERS, add_nav
+    from core.templating import MANAGERS, add_nav
 
     app = state.app
     add_nav(app, "reports.index", _l("Rapports"), roles=MANAGERS, order=60)
-    add_nav(app, "reports.arrivals_home", _l("Arrivées en salle"), roles=ALL_STAFF, order=45)
     app.jinja_env.filters["report_number"] = formatting.report_number
     app.jinja_env.filters["report_change"] = formatting.report_change
     app.add_template_global(device_figures, "report_device_figures")
@@ -191,5 +190,3 @@ def device_figures(device):
     row = queries.device_figures(device.id, today())
     return {"loans": row.loans, "days": int(row.days or 0), "last_lent": figures.local_day(row.last_lent)}
 
-
-from . import arrivals  # noqa: E402,F401  (routes of the arrival desk)

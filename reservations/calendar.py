@@ -63,7 +63,7 @@ def booking_calendar(booking: Booking) -> Calendar:
 
 def room_calendar(room: Room) -> Calendar:
     """Open-access occupancy per slot (counts only) and the workshops of the room."""
-    today = clock.local_now().date()
+    today = clock.today()
     period = slotlib.load_period(
         select(Room).where(Room.id == room.id), today - timedelta(days=FEED_DAYS_BEFORE), today + timedelta(days=FEED_DAYS_AFTER)
     )
@@ -78,8 +78,8 @@ def room_calendar(room: Room) -> Calendar:
         event.add("dtstamp", stamp)
         event.add("dtstart", slot.starts_at)
         event.add("dtend", slot.ends_at)
-        event.add("summary", ngettext("Accès libre : %(num)s poste réservé sur %(total)s", "Accès libre : %(num)s postes réservés sur %(total)s", slot.booked,
-                                       total=room.workstations))
+        event.add("summary", ngettext("Accès libre : %(num)s poste réservé sur %(total)s",
+                                      "Accès libre : %(num)s postes réservés sur %(total)s", slot.booked, total=room.workstations))
         cal.add_component(event)
     for workshop in period.workshops.get(room.id, []):
         event = Event()

@@ -1,4 +1,7 @@
-"""Forms of the reservations domain. They check shape and single fields; rules live in operations."""
+"""Forms of the reservations domain. They check shape and single fields; rules live in the use cases
+(bookings.py, workshops.py, rooms.py)."""
+from datetime import datetime
+
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.fields.choices import SelectChoice
@@ -6,6 +9,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 
 from core.forms import BaseForm
 from core.hours import WEEKDAYS, format_hours, parse_hours  # noqa: F401  (shared with the sites' desk hours)
+from core.input import day_in_range
 
 from .identity import IdentityError, clean_first_name, parse_contact
 from .models import SLOT_LENGTHS, Attendance, Level
@@ -38,6 +42,16 @@ class DeskSeatForm(BookingForm):
     first_name = StringField(_l("Prénom de la personne"), validators=[Length(max=200)])
     contact = StringField(_l("Son téléphone ou son e-mail"), validators=[Length(max=254)])
     slot = SelectField(_l("Créneau"), validators=[InputRequired(_l("Choisissez un créneau."))])
+
+    def validate_slot(self, field):
+        """The slot's UTC start, as the day's page lists it: `self.starts_at`."""
+        try:
+            starts_at = datetime.fromisoformat(field.data)
+        except (TypeError, ValueError):
+            starts_at = None
+        if starts_at is None or starts_at.tzinfo is None or not day_in_range(starts_at.date()):  # year 9999: no UTC conversion
+            raise ValidationError(_l("Choisissez un créneau dans la liste."))
+        self.starts_at = starts_at
 
 
 class DeskWorkshopForm(BookingForm):
@@ -105,7 +119,7 @@ class ClosureForm(BaseForm):
     first_day = DateField(_l("Premier jour"), validators=[InputRequired(_l("Indiquez le premier jour."))])
     last_day = DateField(_l("Dernier jour (vide : un seul jour)"), validators=[Optional()])
     reason = StringField(_l("Motif (montré aux habitants)"), validators=[InputRequired(_l("Indiquez le motif.")), Length(max=200)])
-    # The fingerprint of the cancellations shown on the confirmation page (operations.ClosureImpact).
+    # The fingerprint of the cancellations shown on the confirmation page (rooms.ClosureImpact).
     confirmed = HiddenField(validators=[Optional(), Length(max=64)])
 
     def __init__(self, *args, rooms=(), **kwargs):

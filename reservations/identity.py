@@ -5,9 +5,11 @@ from dataclasses import dataclass
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 
+from core.errors import DomainError
 
-class IdentityError(ValueError):
-    """The message is the French sentence shown next to the field."""
+
+class IdentityError(DomainError):
+    """A first name or a contact that cannot be used; the forms show the message next to the field."""
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,14 @@ Open-access slots are not stored: they are derived from the weekly hours, minus 
 workshops (see slots.py). A booking stores its room and the UTC start and end of its slot, or the
 workshop it is a place in.
 """
-import enum
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
+    DDL,
     Boolean,
     CheckConstraint,
     Date,
-    DDL,
     Enum,
     ForeignKey,
     Index,
@@ -24,78 +24,42 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.clock import now
 from core.db import UTCDateTime
+from core.enums import LabelledEnum
 from core.extensions import db
 from core.models import Site, User, WeeklyHours
 
 SLOT_LENGTHS = (30, 60, 90)
 
 
-class BookingState(enum.Enum):
-    confirmed = "confirmed"
-    waiting = "waiting"
-    cancelled = "cancelled"
-
-    @property
-    def label(self):
-        from flask_babel import gettext as _
-
-        return {
-            BookingState.confirmed: _("Confirmée"),
-            BookingState.waiting: _("Liste d'attente"),
-            BookingState.cancelled: _("Annulée"),
-        }[self]
+class BookingState(LabelledEnum):
+    confirmed = "confirmed", _l("Confirmée")
+    waiting = "waiting", _l("Liste d'attente")
+    cancelled = "cancelled", _l("Annulée")
 
 
-class Attendance(enum.Enum):
-    present = "present"
-    absent = "absent"
-    excused = "excused"
-
-    @property
-    def label(self):
-        from flask_babel import gettext as _
-
-        return {Attendance.present: _("Présent"), Attendance.absent: _("Absent"), Attendance.excused: _("Excusé")}[self]
+class Attendance(LabelledEnum):
+    present = "present", _l("Présent")
+    absent = "absent", _l("Absent")
+    excused = "excused", _l("Excusé")
 
 
-class Level(enum.Enum):
-    everyone = "everyone"
-    beginner = "beginner"
-    intermediate = "intermediate"
-
-    @property
-    def label(self):
-        from flask_babel import gettext as _
-
-        return {
-            Level.everyone: _("Pour tout le monde"),
-            Level.beginner: _("Débutant : je découvre"),
-            Level.intermediate: _("J'ai déjà un peu l'habitude"),
-        }[self]
+class Level(LabelledEnum):
+    everyone = "everyone", _l("Pour tout le monde")
+    beginner = "beginner", _l("Débutant : je découvre")
+    intermediate = "intermediate", _l("J'ai déjà un peu l'habitude")
 
 
-class BookingAction(enum.Enum):
-    booked = "booked"
-    joined_waiting_list = "joined_waiting_list"
-    cancelled = "cancelled"
-    promoted = "promoted"
-    attendance = "attendance"
-
-    @property
-    def label(self):
-        from flask_babel import gettext as _
-
-        return {
-            BookingAction.booked: _("Réservation"),
-            BookingAction.joined_waiting_list: _("Inscription sur la liste d'attente"),
-            BookingAction.cancelled: _("Annulation"),
-            BookingAction.promoted: _("Place obtenue depuis la liste d'attente"),
-            BookingAction.attendance: _("Présence"),
-        }[self]
+class BookingAction(LabelledEnum):
+    booked = "booked", _l("Réservation")
+    joined_waiting_list = "joined_waiting_list", _l("Inscription sur la liste d'attente")
+    cancelled = "cancelled", _l("Annulation")
+    promoted = "promoted", _l("Place obtenue depuis la liste d'attente")
+    attendance = "attendance", _l("Présence")
 
 
 class Room(db.Model):
@@ -203,12 +167,14 @@ class Workshop(db.Model):
     room: Mapped[Room] = relationship()
     site: Mapped[Site] = relationship()
 
-    @property
+    @hybrid_property
     def is_cancelled(self) -> bool:
         return self.cancelled_at is not None
 
-    def has_started(self, at: datetime) -> bool:
-        return self.starts_at <= at
+    @is_cancelled.inplace.expression
+    @classmethod
+    def _is_cancelled_expression(cls):
+        return cls.cancelled_at.is_not(None)
 
     def __repr__(self):
         return f"<Workshop {self.id} {self.title!r}>"
@@ -220,9 +186,6 @@ event.listen(
     "before_create",
     DDL("CREATE EXTENSION IF NOT EXISTS btree_gist").execute_if(dialect="postgresql"),
 )
-
-
-ACTIVE_STATES = ("confirmed", "waiting")
 
 
 class Booking(db.Model):
@@ -285,25 +248,48 @@ class Booking(db.Model):
     room: Mapped[Room] = relationship()
     site: Mapped[Site] = relationship()
     workshop: Mapped[Workshop | None] = relationship()
-    events: Mapped[list["BookingEvent"]] = relationship(
-        back_populates="booking", order_by="BookingEvent.at, BookingEvent.id"
-    )
 
-    @property
-    def is_confirmed(self):
-        return self.state is BookingState.confirmed
+    # State tests usable on a booking and in a query: `booking.is_confirmed`, `.where(Booking.is_confirmed)`.
+    @hybrid_property
+    def is_confirmed(self) -> bool:
+        return self.state == BookingState.confirmed
 
-    @property
-    def is_waiting(self):
-        return self.state is BookingState.waiting
+    @hybrid_property
+    def is_waiting(self) -> bool:
+        return self.state == BookingState.waiting
 
-    @property
-    def is_cancelled(self):
-        return self.state is BookingState.cancelled
+    @hybrid_property
+    def is_cancelled(self) -> bool:
+        return self.state == BookingState.cancelled
 
-    @property
-    def is_workshop(self):
+    @hybrid_property
+    def is_active(self) -> bool:
+        """Confirmed or on the waiting list: it holds a place, or a turn for one."""
+        return self.state in (BookingState.confirmed, BookingState.waiting)
+
+    @is_active.inplace.expression
+    @classmethod
+    def _is_active_expression(cls):
+        return cls.state.in_([BookingState.confirmed, BookingState.waiting])
+
+    @hybrid_property
+    def is_workshop(self) -> bool:
         return self.workshop_id is not None
+
+    @is_workshop.inplace.expression
+    @classmethod
+    def _is_workshop_expression(cls):
+        return cls.workshop_id.is_not(None)
+
+    @hybrid_property
+    def is_seat(self) -> bool:
+        """An open-access seat (not a workshop place)."""
+        return self.workshop_id is None
+
+    @is_seat.inplace.expression
+    @classmethod
+    def _is_seat_expression(cls):
+        return cls.workshop_id.is_(None)
 
     @property
     def contact(self) -> str:
@@ -336,5 +322,5 @@ class BookingEvent(db.Model):
     attendance: Mapped[Attendance | None] = mapped_column(Enum(Attendance, name="attendance", native_enum=False, length=20))
     note: Mapped[str] = mapped_column(Text, default="")
 
-    booking: Mapped[Booking] = relationship(back_populates="events")
+    booking: Mapped[Booking] = relationship()
     actor: Mapped[User | None] = relationship()

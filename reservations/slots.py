@@ -6,15 +6,15 @@ change. A whole period is loaded with a fixed number of grouped queries, never o
 """
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from core.clock import PARIS
+from core.clock import PARIS, local_midnight_utc
 from core.extensions import db
 
-from .models import Booking, BookingState, Closure, Room, Workshop
+from .models import Booking, Closure, Room, Workshop
 
 
 @dataclass
@@ -46,12 +46,12 @@ class Slot:
 
 
 def local_to_utc(day: date, at: time) -> datetime:
-    return datetime.combine(day, at, tzinfo=PARIS).astimezone(timezone.utc)
+    return datetime.combine(day, at, tzinfo=PARIS).astimezone(UTC)
 
 
 def day_bounds_utc(first_day: date, last_day: date) -> tuple[datetime, datetime]:
     """From local midnight of first_day to local midnight after last_day, in UTC."""
-    return local_to_utc(first_day, time(0)), local_to_utc(last_day + timedelta(days=1), time(0))
+    return local_midnight_utc(first_day), local_midnight_utc(last_day + timedelta(days=1))
 
 
 def slot_times(day: date, starts: time, ends: time, minutes: int) -> list[tuple[datetime, datetime]]:
@@ -61,8 +61,8 @@ def slot_times(day: date, starts: time, ends: time, minutes: int) -> list[tuple[
     limit = datetime.combine(day, ends)
     step = timedelta(minutes=minutes)
     while cursor + step <= limit:
-        start = cursor.replace(tzinfo=PARIS).astimezone(timezone.utc)
-        end = (cursor + step).replace(tzinfo=PARIS).astimezone(timezone.utc)
+        start = cursor.replace(tzinfo=PARIS).astimezone(UTC)
+        end = (cursor + step).replace(tzinfo=PARIS).astimezone(UTC)
         if end > start:  # a slot inside the hour skipped when clocks go forward does not exist
             pairs.append((start, end))
         cursor += step
@@ -141,7 +141,7 @@ def load_period(rooms_query, first_day: date, last_day: date) -> Period:
         select(Workshop)
         .where(
             Workshop.room_id.in_(room_ids),
-            Workshop.cancelled_at.is_(None),
+            ~Workshop.is_cancelled,
             Workshop.starts_at < end,
             Workshop.ends_at > start,
         )
@@ -153,8 +153,8 @@ def load_period(rooms_query, first_day: date, last_day: date) -> Period:
         select(Booking.room_id, Booking.starts_at, Booking.ends_at, func.count())
         .where(
             Booking.room_id.in_(room_ids),
-            Booking.workshop_id.is_(None),
-            Booking.state == BookingState.confirmed,
+            Booking.is_seat,
+            Booking.is_confirmed,
             Booking.starts_at < end,
             Booking.starts_at >= start - timedelta(hours=2),
         )
@@ -171,3 +171,28 @@ def bookable(slot: Slot, room: Room, at: datetime) -> bool:
         return False
     last_day = at.astimezone(PARIS).date() + timedelta(days=room.days_ahead)
     return slot.local_start.date() <= last_day
+
+
+def bookable_days(period: Period, at: datetime) -> list[tuple[date, int, list[tuple[datetime, datetime]]]]:
+    """The days with a seat residents can still book, each with what they can use: the workstations
+    of the rooms with a free seat that day, and the (UTC) ranges of time when places are left —
+    never a sum of seats over slots."""
+    by_day = {}
+    for room in period.rooms:
+        for slot in period.slots(room):
+            if slot.free and bookable(slot, room, at):
+                rooms, ranges = by_day.setdefault(slot.local_start.date(), ({}, []))
+                rooms[room.id] = room.workstations
+                ranges.append((slot.starts_at, slot.ends_at))
+    return [(day, sum(rooms.values()), _merge(ranges)) for day, (rooms, ranges) in sorted(by_day.items())]
+
+
+def _merge(ranges):
+    """Touching or overlapping (start, end) ranges merged: 9-10, 10-11, 11-12 → 9-12."""
+    merged = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(start, end) for start, end in merged]

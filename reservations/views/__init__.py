@@ -1,12 +1,14 @@
 """Blueprint of the reservations domain. Each module adds its routes to `bp`."""
 from datetime import date, datetime
 
-from flask import Blueprint, abort
+from flask import Blueprint, abort, flash
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from core import clock
 from core.clock import PARIS
-from core.templating import french_date
 from core.input import parse_iso_day
+from core.templating import french_date
 
 from .. import models  # noqa: F401  (tables known to the app and to Alembic)
 
@@ -28,9 +30,7 @@ def say_day(value) -> str:
         return ""
     if isinstance(value, datetime):
         value = value.astimezone(PARIS).date()
-    from core import clock
-
-    pattern = "EEEE d MMMM" if value.year == clock.local_now().year else "EEEE d MMMM y"
+    pattern = "EEEE d MMMM" if value.year == clock.today().year else "EEEE d MMMM y"
     return french_date(value, pattern)
 
 
@@ -45,16 +45,36 @@ def parse_day(raw: str | None, default: date | None = None) -> date:
     return day
 
 
+def error_of(outcome) -> str | None:
+    """The message for the top of the page shown again (None before any attempt)."""
+    return outcome.error if outcome is not None else None
+
+
+def status_of(form, outcome=None) -> int:
+    """The status of a page shown again: the refused use case's, 400 for a form with errors, else 200."""
+    if outcome is not None and not outcome:
+        return outcome.status
+    return 400 if form is not None and form.errors else 200
+
+
+def flash_promoted(promoted) -> None:
+    """Tell the staff who came off a waiting list onto a confirmed place."""
+    for booking in promoted:
+        flash(_("%(name)s (%(ref)s) passe de la liste d'attente à une place confirmée.",
+                name=booking.first_name, ref=booking.reference), "info")
+
+
 @bp.record_once
 def _setup(state):
     from core.demo import register_demo_loader
-    from core.templating import add_nav
+    from core.templating import ALL_STAFF, add_nav
 
     app = state.app
     app.jinja_env.filters["say_time"] = say_time
     app.jinja_env.filters["say_day"] = say_day
     app.jinja_env.filters["paris_date"] = lambda value: value.astimezone(PARIS).date() if value else None
     add_nav(app, "reservations.rooms", _l("Salles et ateliers"), order=40)
+    add_nav(app, "reservations.arrivals_home", _l("Arrivées en salle"), roles=ALL_STAFF, order=45)
 
     from ..demo import load_demo
 
@@ -62,4 +82,4 @@ def _setup(state):
 
 
 # Route modules, imported for their side effect of registering on `bp`.
-from . import public, rooms, workshops  # noqa: E402,F401
+from . import arrivals, public, rooms, workshops  # noqa: E402,F401

@@ -12,18 +12,20 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from core.authz import public
-from core.hours import say_ranges
 from core import clock
+from core.answers import attempt
+from core.authz import public
 from core.extensions import db, limiter
-from core.ratelimits import FailureLimit
 from core.forms import EmptyForm
+from core.hours import say_ranges
 from core.models import Site
+from core.ratelimits import FailureLimit
 
-from .. import calendar, operations, slots as slotlib
+from .. import bookings, calendar, ledger, workshops
+from .. import slots as slotlib
 from ..forms import BookingForm
-from ..models import Booking, BookingState, Room, Workshop
-from . import bp, parse_day
+from ..models import Booking, Room, Workshop
+from . import bp, error_of, parse_day, status_of
 
 
 def _booking_limit():
@@ -59,45 +61,26 @@ def public_centres():
     return render_template("reservations/public/centres.html", sites=sites)
 
 
-def _merge(ranges):
-    """Touching or overlapping (start, end) ranges merged: 9-10, 10-11, 11-12 → 9-12."""
-    merged = []
-    for start, end in sorted(ranges):
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return [(start, end) for start, end in merged]
-
-
 @bp.get("/reserver/<int:site_id>")
 @public
 def public_days(site_id):
     """The days with a free seat, each with what a resident can use: the rooms' workstations and
     the hours when places are left (never a sum of seats over slots)."""
     site = _public_site_or_404(site_id)
-    today = clock.local_now().date()
+    today = clock.today()
     horizon = db.session.scalar(select(func.max(Room.days_ahead)).where(Room.site_id == site.id, Room.active.is_(True)))
     days = []
     if horizon is not None:
         period = slotlib.load_period(_public_rooms(site.id), today, today + timedelta(days=horizon))
-        at = clock.now()
-        by_day = {}
-        for room in period.rooms:
-            for slot in period.slots(room):
-                if slot.free and slotlib.bookable(slot, room, at):
-                    rooms, ranges = by_day.setdefault(slot.local_start.date(), ({}, []))
-                    rooms[room.id] = room.workstations
-                    ranges.append((slot.starts_at, slot.ends_at))
         days = [
-            (day, sum(rooms.values()), say_ranges([(s.astimezone(clock.PARIS).time(), e.astimezone(clock.PARIS).time()) for s, e in _merge(ranges)]))
-            for day, (rooms, ranges) in sorted(by_day.items())
+            (day, workstations, say_ranges([(s.astimezone(clock.PARIS).time(), e.astimezone(clock.PARIS).time()) for s, e in ranges]))
+            for day, workstations, ranges in slotlib.bookable_days(period, clock.now())
         ]
-    workshops = db.session.scalar(
-        select(func.count()).where(Workshop.site_id == site.id, Workshop.cancelled_at.is_(None), Workshop.starts_at > clock.now())
+    upcoming = db.session.scalar(
+        select(func.count()).where(Workshop.site_id == site.id, ~Workshop.is_cancelled, Workshop.starts_at > clock.now())
     )
     return render_template(
-        "reservations/public/days.html", site=site, days=days, has_rooms=horizon is not None, workshops=workshops
+        "reservations/public/days.html", site=site, days=days, has_rooms=horizon is not None, workshops=upcoming
     )
 
 
@@ -157,42 +140,29 @@ def public_book_seat(room_id, day, hhmm):
     day = parse_day(day)
     starts_at = _slot_start(day, hhmm)
     form = BookingForm()
-    error = None
-    status = 200
+    outcome = None
     if form.validate_on_submit():
-        try:
-            booking, token = operations.book_seat(room.id, starts_at, form.first_name.data, form.parsed_contact)
-        except operations.ReservationError as exc:
-            db.session.rollback()
-            error, status = str(exc), (409 if isinstance(exc, operations.FullError) else 400)
-        else:
-            db.session.commit()
+        outcome = attempt(bookings.book_seat, room.id, starts_at, form.first_name.data, form.parsed_contact, form=form)
+        if outcome:
+            _booking, token = outcome.value
             flash(_("C'est réservé ! Votre place vous attend."), "success")
             return redirect(url_for("reservations.public_booking", token=token))
-    elif form.errors:
-        status = 400
-    slot = operations.find_slot(room, starts_at)
+    slot = bookings.find_slot(room, starts_at)
     if slot is None and request.method == "GET":
         abort(404)
     return render_template(
-        "reservations/public/book_seat.html", room=room, site=room.site, day=day, starts_at=starts_at, slot=slot, form=form, error=error
-    ), status
+        "reservations/public/book_seat.html", room=room, site=room.site, day=day, starts_at=starts_at, slot=slot, form=form,
+        error=error_of(outcome),
+    ), status_of(form, outcome)
 
 
 @bp.get("/ateliers/centre/<int:site_id>")
 @public
 def public_workshops(site_id):
     site = _public_site_or_404(site_id)
-    taken = (
-        select(Booking.workshop_id, func.count().label("n"))
-        .where(Booking.state == BookingState.confirmed, Booking.workshop_id.is_not(None))
-        .group_by(Booking.workshop_id)
-        .subquery()
-    )
     rows = db.session.execute(
-        select(Workshop, func.coalesce(taken.c.n, 0))
-        .outerjoin(taken, taken.c.workshop_id == Workshop.id)
-        .where(Workshop.site_id == site.id, Workshop.cancelled_at.is_(None), Workshop.starts_at > clock.now())
+        select(Workshop, workshops.confirmed_places())
+        .where(Workshop.site_id == site.id, ~Workshop.is_cancelled, Workshop.starts_at > clock.now())
         .order_by(Workshop.starts_at)
         .limit(100)
     ).all()
@@ -207,36 +177,29 @@ def public_join_workshop(workshop_id):
     if workshop is None:
         abort(404)
     form = BookingForm()
-    error = None
-    status = 200
+    outcome = None
     if form.validate_on_submit():
-        try:
-            booking, token = operations.register(workshop.id, form.first_name.data, form.parsed_contact)
-        except operations.ReservationError as exc:
-            db.session.rollback()
-            error, status = str(exc), 400
-        else:
-            db.session.commit()
+        outcome = attempt(workshops.register, workshop.id, form.first_name.data, form.parsed_contact, form=form)
+        if outcome:
+            booking, token = outcome.value
             if booking.is_confirmed:
                 flash(_("C'est fait ! Votre place à l'atelier est réservée."), "success")
             else:
                 flash(_("L'atelier est complet. Vous êtes sur la liste d'attente."), "info")
             return redirect(url_for("reservations.public_booking", token=token))
-    elif form.errors:
-        status = 400
-    taken = operations.confirmed_count(workshop.id)
+    taken = workshops.confirmed_count(workshop.id)
     return render_template(
         "reservations/public/join_workshop.html", workshop=workshop, site=workshop.site, left=max(0, workshop.places - taken),
-        waiting=operations.waiting_count(workshop.id) if taken >= workshop.places else 0,
-        form=form, error=error, started=workshop.starts_at <= clock.now(),
-    ), status
+        waiting=workshops.waiting_count(workshop.id) if taken >= workshop.places else 0,
+        form=form, error=error_of(outcome), started=workshop.starts_at <= clock.now(),
+    ), status_of(form, outcome)
 
 
 # --- the private link ---------------------------------------------------------------------------
 
 
 def _booking_or_404(token) -> Booking:
-    booking = operations.find_by_token(token)
+    booking = ledger.find_by_token(token)
     if booking is None:
         abort(404, description="booking-token")
     return booking
@@ -256,11 +219,11 @@ def _not_found(error):
 @token_limit
 def public_booking(token):
     booking = _booking_or_404(token)
-    position = operations.waiting_position(booking)
+    position = workshops.waiting_position(booking)
     link = current_app.config["PUBLIC_BASE_URL"] + url_for("reservations.public_booking", token=token)
     return render_template(
         "reservations/public/booking.html", booking=booking, token=token, position=position, link=link,
-        can_cancel=operations.can_cancel(booking, clock.now()),
+        can_cancel=bookings.can_cancel(booking, clock.now()),
     )
 
 
@@ -278,21 +241,17 @@ def public_booking_ics(token):
 def public_cancel(token):
     booking = _booking_or_404(token)
     form = EmptyForm()
-    error = None
+    outcome = None
     if form.validate_on_submit():
-        try:
-            operations.cancel(booking.id)
-        except operations.ReservationError as exc:
-            db.session.rollback()
-            error = str(exc)
-        else:
-            db.session.commit()
+        outcome = attempt(bookings.cancel, booking.id, form=form)
+        if outcome:
             flash(_("Votre réservation est annulée. La place est libérée pour quelqu'un d'autre."), "success")
             return redirect(url_for("reservations.public_booking", token=token))
-    elif request.method == "GET" and not operations.can_cancel(booking, clock.now()):
+    elif request.method == "GET" and not bookings.can_cancel(booking, clock.now()):
         return redirect(url_for("reservations.public_booking", token=token))
-    status = 400 if error else 200
-    return render_template("reservations/public/cancel.html", booking=booking, token=token, form=form, error=error), status
+    return render_template(
+        "reservations/public/cancel.html", booking=booking, token=token, form=form, error=error_of(outcome),
+    ), status_of(None, outcome)
 
 
 # --- the read-only feed of a room -----------------------------------------------------------

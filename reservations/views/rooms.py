@@ -1,35 +1,38 @@
 """Staff pages for rooms: the list, settings, closures, day and week calendars, booking at the desk."""
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import func, select
-from wtforms.fields.choices import SelectChoice
 from sqlalchemy.orm import selectinload
+from wtforms.fields.choices import SelectChoice
 
-from core.authz import check_site, get_in_site_or_404, get_site_or_404, refuse, staff_required
 from core import clock
+from core.answers import attempt
+from core.authz import check_site, get_in_site_or_404, get_site_or_404, refuse, staff_required
 from core.clock import PARIS
 from core.extensions import db
 from core.forms import EmptyForm
-from core.input import day_in_range
 from core.models import Role
 
-from .. import operations, slots as slotlib
+from .. import bookings
+from .. import rooms as roomlib
+from .. import slots as slotlib
 from ..forms import WEEKDAYS, ClosureForm, DeskSeatForm, RoomForm
-from ..models import Booking, BookingState, Closure, Room
-from . import bp, parse_day, say_time
+from ..ledger import can_manage_site
+from ..models import Booking, Closure, Room
+from . import bp, flash_promoted, parse_day, say_time, status_of
 
 
 def _require_manager(site_id):
-    if not operations.can_manage_site(current_user, site_id):
+    if not can_manage_site(current_user, site_id):
         refuse("role")
 
 
 def _managed_sites():
-    return [s for s in db.session.scalars(current_user.visible_sites_query()) if operations.can_manage_site(current_user, s.id)]
+    return [s for s in db.session.scalars(current_user.visible_sites_query()) if can_manage_site(current_user, s.id)]
 
 
 @bp.get("/salles")
@@ -45,7 +48,7 @@ def rooms():
         by_site[room.site_id].append(room)
     return render_template(
         "reservations/staff/rooms.html", sites=sites, by_site=by_site,
-        manages={s.id for s in sites if operations.can_manage_site(current_user, s.id)}, weekdays=WEEKDAYS,
+        manages={s.id for s in sites if can_manage_site(current_user, s.id)}, weekdays=WEEKDAYS,
     )
 
 
@@ -73,25 +76,18 @@ def room_edit(room_id):
 
 
 def _room_form(room, form):
-    error = None
     if form.validate_on_submit():
         site_id = room.site_id if room.id else form.site_id.data
         check_site(site_id)
-        try:
-            operations.save_room(
-                current_user, room, site_id=site_id, name=form.name.data.strip(), workstations=form.workstations.data,
-                notes=(form.notes.data or "").strip(), slot_minutes=form.slot_minutes.data, days_ahead=form.days_ahead.data,
-                minutes_before=form.minutes_before.data, hours=form.parsed_hours, active=form.active.data,
-            )
-        except operations.ReservationError as exc:
-            db.session.rollback()
-            form.name.errors = list(form.name.errors) + [str(exc)]
-        else:
-            db.session.commit()
+        outcome = attempt(
+            roomlib.save_room, current_user, room, site_id=site_id, name=form.name.data.strip(), workstations=form.workstations.data,
+            notes=(form.notes.data or "").strip(), slot_minutes=form.slot_minutes.data, days_ahead=form.days_ahead.data,
+            minutes_before=form.minutes_before.data, hours=form.parsed_hours, active=form.active.data, form=form,
+        )
+        if outcome:
             flash(_("Salle enregistrée : %(name)s.", name=room.name), "success")
             return redirect(url_for("reservations.room_day", room_id=room.id))
-    status = 400 if form.errors or error else 200
-    return render_template("reservations/staff/room_form.html", form=form, room=room), status
+    return render_template("reservations/staff/room_form.html", form=form, room=room), status_of(form)
 
 
 @bp.post("/salles/<int:room_id>/lien-agenda")
@@ -99,9 +95,7 @@ def _room_form(room, form):
 def room_feed_regenerate(room_id):
     room = get_in_site_or_404(Room, room_id)
     _require_manager(room.site_id)
-    if EmptyForm().validate_on_submit():
-        operations.regenerate_feed_token(current_user, room)
-        db.session.commit()
+    if EmptyForm().validate_on_submit() and attempt(roomlib.regenerate_feed_token, current_user, room):
         flash(_("Nouveau lien d'agenda créé. L'ancien lien ne marche plus."), "success")
     return redirect(url_for("reservations.room_edit", room_id=room.id))
 
@@ -118,33 +112,44 @@ def closures(site_id):
     _require_manager(site.id)
     rooms = db.session.scalars(select(Room).where(Room.site_id == site.id).order_by(Room.name)).all()
     form = ClosureForm(rooms=rooms)
+    outcome = None
     if form.validate_on_submit():
         room_id = form.room_id.data or None
         if room_id is not None and room_id not in {r.id for r in rooms}:
             form.room_id.errors = [_("Choisissez une salle de ce centre.")]
         else:
             first_day, last_day = form.first_day.data, form.last_day.data or form.first_day.data
-            try:
-                closure, cancelled = operations.add_closure(
-                    current_user, site.id, room_id, first_day, last_day, form.reason.data.strip(), confirmed=form.confirmed.data or None
-                )
-            except operations.ClosureNeedsConfirmation as exc:
-                db.session.rollback()
-                was_confirmation = bool(form.confirmed.data)
-                impact = operations.closure_impact(site.id, room_id, first_day, last_day)
-                form.confirmed.data = impact.fingerprint
-                return render_template(
-                    "reservations/staff/closure_confirm.html", site=site, form=form, impact=impact, message=str(exc),
-                    room=next((r for r in rooms if r.id == room_id), None), first_day=first_day, last_day=last_day,
-                ), 409 if was_confirmation else 200
-            db.session.commit()
-            if cancelled:
-                flash(ngettext("Fermeture ajoutée. %(num)s réservation annulée : prévenez la personne.",
-                               "Fermeture ajoutée. %(num)s réservations annulées : prévenez les personnes.", len(cancelled)), "success")
-                return redirect(url_for("reservations.closure_calls", closure_id=closure.id))
-            flash(_("Fermeture ajoutée."), "success")
-            return redirect(url_for("reservations.closures", site_id=site.id))
-    today = clock.local_now().date()
+            outcome = attempt(roomlib.add_closure, current_user, site.id, room_id, first_day, last_day, form.reason.data.strip(),
+                              confirmed=form.confirmed.data or None, form=form)
+            if isinstance(outcome.exception, roomlib.ClosureNeedsConfirmation):
+                return _closure_confirm(site, rooms, form, room_id, first_day, last_day, outcome)
+            if outcome:
+                return _closure_added(site, *outcome.value)
+    return _closures_page(site, form, status_of(form, outcome))
+
+
+def _closure_confirm(site, rooms, form, room_id, first_day, last_day, outcome):
+    """What the closure would cancel, with the button that confirms exactly this list."""
+    impact = roomlib.closure_impact(site.id, room_id, first_day, last_day)
+    form.confirmed.data = impact.fingerprint
+    return render_template(
+        "reservations/staff/closure_confirm.html", site=site, form=form, impact=impact, message=outcome.error,
+        room=next((r for r in rooms if r.id == room_id), None), first_day=first_day, last_day=last_day,
+    ), outcome.status
+
+
+def _closure_added(site, closure, cancelled):
+    if cancelled:
+        flash(ngettext("Fermeture ajoutée. %(num)s réservation annulée : prévenez la personne.",
+                       "Fermeture ajoutée. %(num)s réservations annulées : prévenez les personnes.", len(cancelled)), "success")
+        return redirect(url_for("reservations.closure_calls", closure_id=closure.id))
+    flash(_("Fermeture ajoutée."), "success")
+    return redirect(url_for("reservations.closures", site_id=site.id))
+
+
+def _closures_page(site, form, status):
+    """The closures to come, each with how many people it leaves to call, and the form to add one."""
+    today = clock.today()
     listed = db.session.scalars(
         select(Closure).where(Closure.site_id == site.id, Closure.last_day >= today)
         .options(selectinload(Closure.room)).order_by(Closure.first_day)
@@ -152,7 +157,6 @@ def closures(site_id):
     to_call = dict(db.session.execute(
         select(Booking.closure_id, func.count()).where(Booking.closure_id.in_([c.id for c in listed])).group_by(Booking.closure_id)
     ).all()) if listed else {}
-    status = 400 if form.errors else 200
     return render_template(
         "reservations/staff/closures.html", site=site, form=form, closures=listed, year=today.year, action_form=EmptyForm(),
         to_call=to_call,
@@ -178,9 +182,7 @@ def closure_delete(closure_id):
     closure = get_in_site_or_404(Closure, closure_id)
     _require_manager(closure.site_id)
     site_id = closure.site_id
-    if EmptyForm().validate_on_submit():
-        operations.delete_closure(current_user, closure)
-        db.session.commit()
+    if EmptyForm().validate_on_submit() and attempt(roomlib.delete_closure, current_user, closure):
         flash(_("Fermeture retirée."), "success")
     return redirect(url_for("reservations.closures", site_id=site_id))
 
@@ -193,10 +195,10 @@ def holidays_add(site_id):
     year = request.form.get("year", type=int)
     if not year or not 2000 <= year <= 2100:
         abort(400)
-    if EmptyForm().validate_on_submit():
-        added = operations.add_public_holidays(current_user, site.id, year)
-        db.session.commit()
-        flash(ngettext("%(num)s jour férié ajouté pour %(year)s.", "%(num)s jours fériés ajoutés pour %(year)s.", added, year=year), "success")
+    outcome = attempt(roomlib.add_public_holidays, current_user, site.id, year) if EmptyForm().validate_on_submit() else None
+    if outcome:
+        flash(ngettext("%(num)s jour férié ajouté pour %(year)s.", "%(num)s jours fériés ajoutés pour %(year)s.", outcome.value,
+                       year=year), "success")
     return redirect(url_for("reservations.closures", site_id=site.id))
 
 
@@ -211,7 +213,7 @@ def _room_or_404(room_id) -> Room:
 @staff_required()
 def room_day(room_id):
     room = _room_or_404(room_id)
-    day = parse_day(request.args.get("date"), clock.local_now().date())
+    day = parse_day(request.args.get("date"), clock.today())
     return _render_day(room, day, DeskSeatForm(), None, 200)
 
 
@@ -219,10 +221,9 @@ def _render_day(room, day, form, error, status):
     period = slotlib.load_period(select(Room).where(Room.id == room.id), day, day)
     slots = period.slots(period.rooms[0])
     start, end = slotlib.day_bounds_utc(day, day)
-    bookings = db.session.scalars(
+    seats = db.session.scalars(
         select(Booking)
-        .where(Booking.room_id == room.id, Booking.workshop_id.is_(None), Booking.state == BookingState.confirmed,
-               Booking.starts_at >= start, Booking.starts_at < end)
+        .where(Booking.room_id == room.id, Booking.is_seat, Booking.is_confirmed, Booking.starts_at >= start, Booking.starts_at < end)
         .order_by(Booking.starts_at, Booking.id)
     ).all()
     at = clock.now()
@@ -231,9 +232,9 @@ def _render_day(room, day, form, error, status):
         for s in slots if s.free and s.ends_at > at
     ]
     return render_template(
-        "reservations/staff/room_day.html", room=room, day=day, slots=slots, bookings=bookings, form=form, error=error,
+        "reservations/staff/room_day.html", room=room, day=day, slots=slots, bookings=seats, form=form, error=error,
         closure=period.closure(day, room.id), prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1),
-        at=at, action_form=EmptyForm(), can_manage=operations.can_manage_site(current_user, room.site_id),
+        at=at, action_form=EmptyForm(), can_manage=can_manage_site(current_user, room.site_id),
         feed_url=current_app.config["PUBLIC_BASE_URL"] + url_for("reservations.room_feed", feed_token=room.feed_token),
     ), status
 
@@ -244,32 +245,24 @@ def desk_book_seat(room_id):
     room = _room_or_404(room_id)
     form = DeskSeatForm()
     form.slot.choices = [SelectChoice(form.slot.data)] if form.slot.data else []
-    day = parse_day(request.args.get("date"), clock.local_now().date())
-    if form.validate_on_submit():
-        try:
-            starts_at = datetime.fromisoformat(form.slot.data)
-            if starts_at.tzinfo is None or not day_in_range(starts_at.date()):  # year 9999: no UTC conversion
-                raise ValueError
-        except ValueError:
-            form.slot.errors = [_("Choisissez un créneau dans la liste.")]
-        else:
-            try:
-                booking, _token = operations.book_seat(room.id, starts_at, form.first_name.data, form.parsed_contact, actor=current_user)
-            except operations.ReservationError as exc:
-                db.session.rollback()
-                return _render_day(room, day, form, str(exc), 409 if isinstance(exc, operations.FullError) else 400)
-            db.session.commit()
-            flash(_("Place réservée pour %(name)s à %(time)s. Numéro : %(ref)s.",
-                    name=booking.first_name, time=say_time(booking.starts_at), ref=booking.reference), "success")
-            return redirect(url_for("reservations.room_day", room_id=room.id, date=booking.starts_at.astimezone(PARIS).date().isoformat()))
-    return _render_day(room, day, form, None, 400)
+    day = parse_day(request.args.get("date"), clock.today())
+    if not form.validate_on_submit():
+        return _render_day(room, day, form, None, 400)
+    outcome = attempt(bookings.book_seat, room.id, form.starts_at, form.first_name.data, form.parsed_contact, actor=current_user,
+                      form=form)
+    if not outcome:
+        return _render_day(room, day, form, outcome.error, outcome.status)
+    booking, _token = outcome.value
+    flash(_("Place réservée pour %(name)s à %(time)s. Numéro : %(ref)s.",
+            name=booking.first_name, time=say_time(booking.starts_at), ref=booking.reference), "success")
+    return redirect(url_for("reservations.room_day", room_id=room.id, date=booking.starts_at.astimezone(PARIS).date().isoformat()))
 
 
 @bp.get("/salles/<int:room_id>/semaine")
 @staff_required()
 def room_week(room_id):
     room = _room_or_404(room_id)
-    day = parse_day(request.args.get("date"), clock.local_now().date())
+    day = parse_day(request.args.get("date"), clock.today())
     monday = day - timedelta(days=day.weekday())
     period = slotlib.load_period(select(Room).where(Room.id == room.id), monday, monday + timedelta(days=6))
     by_day = {d: [] for d in period.days}
@@ -296,15 +289,10 @@ def staff_cancel(booking_id):
         else url_for("reservations.room_day", room_id=booking.room_id, date=booking.starts_at.astimezone(PARIS).date().isoformat())
     )
     if EmptyForm().validate_on_submit():
-        try:
-            promoted = operations.cancel(booking.id, actor=current_user)
-        except operations.ReservationError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-        else:
-            db.session.commit()
+        outcome = attempt(bookings.cancel, booking.id, actor=current_user)
+        if outcome:
             flash(_("Réservation %(ref)s annulée.", ref=booking.reference), "success")
-            for other in promoted:
-                flash(_("%(name)s (%(ref)s) passe de la liste d'attente à une place confirmée.", name=other.first_name, ref=other.reference), "info")
+            flash_promoted(outcome.value)
+        else:
+            flash(outcome.error, "error")
     return redirect(back)
-

@@ -6,50 +6,30 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from core.authz import get_in_site_or_404, get_site_or_404, refuse, staff_required
 from core import clock
+from core.answers import attempt
+from core.authz import get_in_site_or_404, get_site_or_404, refuse, staff_required
 from core.extensions import db
 from core.forms import EmptyForm
 from core.models import Role
 
-from .. import operations, slots as slotlib
+from .. import slots as slotlib
+from .. import workshops as workshoplib
 from ..forms import AttendanceForm, DeskWorkshopForm, WorkshopForm, WorkshopTextForm
-from ..models import Attendance, Booking, BookingEvent, BookingState, Level, Room, Workshop
-from . import bp, parse_day, say_day
-
-
-def _confirmed_counts(workshop_ids):
-    if not workshop_ids:
-        return {}
-    return dict(
-        db.session.execute(
-            select(Booking.workshop_id, func.count())
-            .where(Booking.workshop_id.in_(workshop_ids), Booking.state == BookingState.confirmed)
-            .group_by(Booking.workshop_id)
-        ).all()
-    )
-
-
-def _waiting_counts(workshop_ids):
-    if not workshop_ids:
-        return {}
-    return dict(
-        db.session.execute(
-            select(Booking.workshop_id, func.count())
-            .where(Booking.workshop_id.in_(workshop_ids), Booking.state == BookingState.waiting)
-            .group_by(Booking.workshop_id)
-        ).all()
-    )
+from ..ledger import can_manage_site
+from ..models import Attendance, Booking, BookingEvent, Room, Workshop
+from ..workshops import WorkshopData
+from . import bp, error_of, flash_promoted, parse_day, say_day, status_of
 
 
 @bp.get("/structures/<int:site_id>/ateliers")
 @staff_required()
 def site_workshops(site_id):
     site = get_site_or_404(site_id)
-    day = parse_day(request.args.get("date"), clock.local_now().date())
+    day = parse_day(request.args.get("date"), clock.today())
     monday = day - timedelta(days=day.weekday())
     start, end = slotlib.day_bounds_utc(monday, monday + timedelta(days=6))
     workshops = db.session.scalars(
@@ -61,9 +41,10 @@ def site_workshops(site_id):
     ids = [w.id for w in workshops]
     return render_template(
         "reservations/staff/site_workshops.html", site=site, monday=monday, workshops=workshops,
-        confirmed=_confirmed_counts(ids), waiting=_waiting_counts(ids),
+        confirmed=workshoplib.counts_by_workshop(ids, Booking.is_confirmed),
+        waiting=workshoplib.counts_by_workshop(ids, Booking.is_waiting),
         prev_week=monday - timedelta(days=7), next_week=monday + timedelta(days=7),
-        can_manage=operations.can_manage_site(current_user, site.id),
+        can_manage=can_manage_site(current_user, site.id),
     )
 
 
@@ -71,7 +52,7 @@ def site_workshops(site_id):
 @staff_required(Role.manager)
 def workshop_new():
     site_ids = [s.id for s in db.session.scalars(current_user.visible_sites_query())
-                if operations.can_manage_site(current_user, s.id)]
+                if can_manage_site(current_user, s.id)]
     rooms = db.session.scalars(
         select(Room).where(Room.site_id.in_(site_ids)).options(selectinload(Room.site)).order_by(Room.site_id, Room.name)
     ).all()
@@ -80,79 +61,63 @@ def workshop_new():
     form = WorkshopForm(rooms=rooms)
     if request.method == "GET" and request.args.get("room_id", type=int):
         form.room_id.data = request.args.get("room_id", type=int)
-    error = None
+    outcome = None
     if form.validate_on_submit():
         room = next(r for r in rooms if r.id == form.room_id.data)
-        try:
-            created = operations.create_workshops(
-                current_user, room, _data(form), form.day.data, form.starts.data, form.ends.data, form.repeat_weeks.data or 0
-            )
-        except operations.ReservationError as exc:
-            db.session.rollback()
-            error = str(exc)
-        else:
-            db.session.commit()
-            if len(created) > 1:
-                flash(_("%(n)s ateliers créés, un par semaine.", n=len(created)), "success")
-            else:
-                flash(_("Atelier créé."), "success")
-            if created.skipped:
-                flash(_("Pas d'atelier les jours de fermeture : %(days)s.", days=" ; ".join(
-                    _("%(day)s (%(reason)s)", day=say_day(day), reason=reason) for day, reason in created.skipped)), "warning")
-            return redirect(url_for("reservations.workshop_detail", workshop_id=created[0].id))
-    status = 400 if form.errors or error else 200
-    return render_template("reservations/staff/workshop_form.html", form=form, workshop=None, error=error), status
+        outcome = attempt(workshoplib.create_workshops, current_user, room, WorkshopData.from_form(form), form.day.data,
+                          form.starts.data, form.ends.data, form.repeat_weeks.data or 0, form=form)
+        if outcome:
+            return _workshops_created(outcome.value)
+    return render_template(
+        "reservations/staff/workshop_form.html", form=form, workshop=None, error=error_of(outcome),
+    ), status_of(form, outcome)
 
 
-def _data(form):
-    return operations.WorkshopData(
-        title=form.title.data.strip(), description=(form.description.data or "").strip(), level=Level(form.level.data),
-        facilitator=(form.facilitator.data or "").strip(), places=form.places.data,
-    )
+def _workshops_created(created):
+    if len(created) > 1:
+        flash(_("%(n)s ateliers créés, un par semaine.", n=len(created)), "success")
+    else:
+        flash(_("Atelier créé."), "success")
+    if created.skipped:
+        flash(_("Pas d'atelier les jours de fermeture : %(days)s.", days=" ; ".join(
+            _("%(day)s (%(reason)s)", day=say_day(day), reason=reason) for day, reason in created.skipped)), "warning")
+    return redirect(url_for("reservations.workshop_detail", workshop_id=created[0].id))
 
 
 @bp.route("/ateliers/<int:workshop_id>/modifier", methods=["GET", "POST"])
 @staff_required(Role.manager)
 def workshop_edit(workshop_id):
     workshop = get_in_site_or_404(Workshop, workshop_id)
-    if not operations.can_manage_site(current_user, workshop.site_id):
+    if not can_manage_site(current_user, workshop.site_id):
         refuse("role")
     form = WorkshopTextForm(obj=workshop)
     if request.method == "GET":
         form.level.data = workshop.level.value
-    error = None
+    outcome = None
     if form.validate_on_submit():
-        try:
-            promoted = operations.update_workshop(current_user, workshop.id, _data(form))
-        except operations.ReservationError as exc:
-            db.session.rollback()
-            error = str(exc)
-        else:
-            db.session.commit()
+        outcome = attempt(workshoplib.update_workshop, current_user, workshop.id, WorkshopData.from_form(form), form=form)
+        if outcome:
             flash(_("Atelier enregistré."), "success")
-            for booking in promoted:
-                flash(_("%(name)s (%(ref)s) passe de la liste d'attente à une place confirmée.", name=booking.first_name, ref=booking.reference), "info")
+            flash_promoted(outcome.value)
             return redirect(url_for("reservations.workshop_detail", workshop_id=workshop.id))
-    status = 400 if form.errors or error else 200
-    return render_template("reservations/staff/workshop_form.html", form=form, workshop=workshop, error=error), status
+    return render_template(
+        "reservations/staff/workshop_form.html", form=form, workshop=workshop, error=error_of(outcome),
+    ), status_of(form, outcome)
 
 
 @bp.post("/ateliers/<int:workshop_id>/annuler")
 @staff_required(Role.manager)
 def workshop_cancel(workshop_id):
     workshop = get_in_site_or_404(Workshop, workshop_id)
-    if not operations.can_manage_site(current_user, workshop.site_id):
+    if not can_manage_site(current_user, workshop.site_id):
         refuse("role")
     if EmptyForm().validate_on_submit():
-        try:
-            n = operations.cancel_workshop(current_user, workshop.id)
-        except operations.ReservationError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-        else:
-            db.session.commit()
+        outcome = attempt(workshoplib.cancel_workshop, current_user, workshop.id)
+        if outcome:
             flash(ngettext("Atelier annulé. %(num)s inscription annulée : prévenez la personne.",
-                           "Atelier annulé. %(num)s inscriptions annulées : prévenez les personnes.", n), "success")
+                           "Atelier annulé. %(num)s inscriptions annulées : prévenez les personnes.", outcome.value), "success")
+        else:
+            flash(outcome.error, "error")
     return redirect(url_for("reservations.workshop_detail", workshop_id=workshop.id))
 
 
@@ -183,7 +148,7 @@ def _render_detail(workshop, form, error, status):
         cancelled=[b for b in bookings if b.is_cancelled], events=events, form=form, error=error, at=at,
         started=workshop.starts_at <= at, ended=workshop.ends_at <= at, action_form=EmptyForm(),
         attendance_form=AttendanceForm(), attendances=list(Attendance),
-        can_manage=operations.can_manage_site(current_user, workshop.site_id),
+        can_manage=can_manage_site(current_user, workshop.site_id),
     ), status
 
 
@@ -192,19 +157,18 @@ def _render_detail(workshop, form, error, status):
 def desk_register(workshop_id):
     workshop = get_in_site_or_404(Workshop, workshop_id)
     form = DeskWorkshopForm()
-    if form.validate_on_submit():
-        try:
-            booking, _token = operations.register(workshop.id, form.first_name.data, form.parsed_contact, actor=current_user)
-        except operations.ReservationError as exc:
-            db.session.rollback()
-            return _render_detail(workshop, form, str(exc), 400)
-        db.session.commit()
-        if booking.is_confirmed:
-            flash(_("Place réservée pour %(name)s. Numéro : %(ref)s.", name=booking.first_name, ref=booking.reference), "success")
-        else:
-            flash(_("Atelier complet : %(name)s est sur la liste d'attente (numéro %(ref)s).", name=booking.first_name, ref=booking.reference), "info")
-        return redirect(url_for("reservations.workshop_detail", workshop_id=workshop.id))
-    return _render_detail(workshop, form, None, 400)
+    if not form.validate_on_submit():
+        return _render_detail(workshop, form, None, 400)
+    outcome = attempt(workshoplib.register, workshop.id, form.first_name.data, form.parsed_contact, actor=current_user, form=form)
+    if not outcome:
+        return _render_detail(workshop, form, outcome.error, outcome.status)
+    booking, _token = outcome.value
+    if booking.is_confirmed:
+        flash(_("Place réservée pour %(name)s. Numéro : %(ref)s.", name=booking.first_name, ref=booking.reference), "success")
+    else:
+        flash(_("Atelier complet : %(name)s est sur la liste d'attente (numéro %(ref)s).",
+                name=booking.first_name, ref=booking.reference), "info")
+    return redirect(url_for("reservations.workshop_detail", workshop_id=workshop.id))
 
 
 @bp.post("/reservations/<int:booking_id>/presence")
@@ -214,15 +178,10 @@ def attendance(booking_id):
     if booking.workshop_id is None:
         return redirect(url_for("reservations.room_day", room_id=booking.room_id))
     form = AttendanceForm()
-    if form.validate_on_submit():
-        try:
-            operations.mark_attendance(booking.id, Attendance(form.attendance.data), current_user)
-        except operations.ReservationError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-        else:
-            db.session.commit()
-            flash(_("%(name)s : %(state)s.", name=booking.first_name, state=booking.attendance.label), "success")
-    else:
+    if not form.validate_on_submit():
         flash(_("Choisissez présent, absent ou excusé."), "error")
+    elif outcome := attempt(workshoplib.mark_attendance, booking.id, Attendance(form.attendance.data), current_user):
+        flash(_("%(name)s : %(state)s.", name=booking.first_name, state=booking.attendance.label), "success")
+    else:
+        flash(outcome.error, "error")
     return redirect(url_for("reservations.workshop_detail", workshop_id=booking.workshop_id) + f"#b{booking.id}")

@@ -73,7 +73,7 @@ def queries(session, site):
     return {
         "reservations.room_day": {"date": upcoming},
         "reservations.room_week": {"date": upcoming},
-        "reports.arrivals": {"jour": upcoming},
+        "reservations.arrivals": {"jour": upcoming},
     }
 
 

@@ -134,11 +134,11 @@ def test_demo_survives_reference_draws_that_repeat(db, runner, monkeypatch):
     """Every booking reference the demo draws is first drawn again right after: each draw but the first
     collides with the one before, so a demo that inserts a reference without checking it crashes on
     the unique index (it did on PostgreSQL, by chance, once in four CI runs)."""
-    from reservations import operations
+    from reservations import ledger
     from reservations.models import Booking
 
     counter = itertools.count()
-    monkeypatch.setattr(operations, "new_reference", lambda: f"R{next(counter) // 2:05d}")
+    monkeypatch.setattr(ledger, "new_reference", lambda: f"R{next(counter) // 2:05d}")
 
     result = run(runner, "demo")
 

@@ -42,7 +42,7 @@ from core.models import Role
 from core.residents import create_resident
 from loans import lending
 from loans import operations as inventory
-from reservations import operations as booking_ops
+from reservations import bookings, workshops
 from reservations.identity import Contact
 from reservations.models import Attendance, Closure, Level
 from tests.reservations.factories import make_room
@@ -132,7 +132,7 @@ def build(make_site, make_user) -> SimpleNamespace:
     ])
     db.session.commit()
     P, Q = phone("0611111111"), phone("0622222222")
-    seat = booking_ops.book_seat
+    seat = bookings.book_seat
 
     def book(day, hh, contact, room=None):
         return seat((room or w.room).id, at(day, hh).astimezone(PARIS), "Personne", contact, actor=A)[0]
@@ -141,31 +141,31 @@ def build(make_site, make_user) -> SimpleNamespace:
     w.seat_p1 = run(at("2026-03-02"), lambda: book("2026-03-03", "15:00", P))
     w.seat_p2 = run(at("2026-03-09"), lambda: book("2026-03-10", "14:00", P))
     cancelled = run(at("2026-03-09"), lambda: book("2026-03-10", "15:00", phone("0666666666")))
-    run(at("2026-03-09", "18:00"), lambda: booking_ops.cancel(cancelled.id, A))
+    run(at("2026-03-09", "18:00"), lambda: bookings.cancel(cancelled.id, A))
     w.seat_anna = run(at("2026-03-27"), lambda: book("2026-03-28", "10:00", Contact(phone="", email="anna@example.org")))
     w.seat_q = run(at("2026-03-30"), lambda: book("2026-03-31", "16:00", Q))
     w.seat_b = run(at("2026-03-02"), lambda: seat(w.room_b.id, at("2026-03-03", "14:00"), "Bea", phone("0699999999"),
                                                   actor=w.agent_b)[0])
-    arrive = booking_ops.mark_arrival
+    arrive = bookings.mark_arrival
     run(at("2026-03-03", "14:05"), lambda: arrive(w.seat_r1.id, Attendance.present, A))
     run(at("2026-03-03", "15:05"), lambda: arrive(w.seat_p1.id, Attendance.present, A))
     run(at("2026-03-10", "14:30"), lambda: arrive(w.seat_p2.id, Attendance.absent, A))
     run(at("2026-03-28", "10:05"), lambda: arrive(w.seat_anna.id, Attendance.present, A))
     run(at("2026-03-03", "14:05"), lambda: arrive(w.seat_b.id, Attendance.present, w.agent_b))
 
-    data = booking_ops.WorkshopData("Créer son adresse e-mail", "On crée une adresse.", Level.everyone, "Léa", 3)
-    w.workshop = run(at("2026-03-15"), lambda: booking_ops.create_workshops(
+    data = workshops.WorkshopData("Créer son adresse e-mail", "On crée une adresse.", Level.everyone, "Léa", 3)
+    w.workshop = run(at("2026-03-15"), lambda: workshops.create_workshops(
         w.manager_a, w.room, data, date(2026, 3, 24), time(14), time(16)))[0]
-    cancelled_workshop = run(at("2026-03-05"), lambda: booking_ops.create_workshops(
+    cancelled_workshop = run(at("2026-03-05"), lambda: workshops.create_workshops(
         w.manager_a, w.room, data, date(2026, 3, 12), time(9), time(11)))[0]
-    run(at("2026-03-06"), lambda: booking_ops.cancel_workshop(w.manager_a, cancelled_workshop.id))
-    register = booking_ops.register
+    run(at("2026-03-06"), lambda: workshops.cancel_workshop(w.manager_a, cancelled_workshop.id))
+    register = workshops.register
     places = [
         run(at("2026-03-20"), lambda c=c: register(w.workshop.id, "Inscrit", c, actor=A)[0])
         for c in (phone("0610000003"), phone("0633333333"), P, phone("0644444444"), phone("0655555555"))
     ]
-    run(at("2026-03-21"), lambda: booking_ops.cancel(places[4].id, None))  # gave up while waiting
+    run(at("2026-03-21"), lambda: bookings.cancel(places[4].id, None))  # gave up while waiting
     for booking, mark in zip(places[:3], (Attendance.present, Attendance.absent, Attendance.excused), strict=True):
-        run(at("2026-03-24", "15:00"), lambda b=booking, m=mark: booking_ops.mark_attendance(b.id, m, A))
+        run(at("2026-03-24", "15:00"), lambda b=booking, m=mark: workshops.mark_attendance(b.id, m, A))
     w.places = places
     return w

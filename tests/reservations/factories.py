@@ -4,7 +4,7 @@ from datetime import date, datetime, time, timedelta
 
 from core import clock
 from core.extensions import db
-from reservations import operations
+from reservations import bookings, ledger, workshops
 from reservations.identity import Contact
 from reservations.models import OpeningHours, Room, Workshop
 from reservations.slots import local_to_utc
@@ -16,13 +16,13 @@ def make_room(site, *, name=None, workstations=4, hours=None, slot_minutes=60, d
     hours = EVERY_DAY if hours is None else hours
     room = Room(
         site_id=site.id,
-        name=name or f"Salle {operations.new_reference()}",
+        name=name or f"Salle {ledger.new_reference()}",
         workstations=workstations,
         notes="Imprimante",
         slot_minutes=slot_minutes,
         days_ahead=days_ahead,
         minutes_before=minutes_before,
-        feed_token=operations.new_feed_token(),
+        feed_token=ledger.new_feed_token(),
         active=active,
     )
     room.hours = [OpeningHours(weekday=wd, starts=s, ends=e) for wd, ranges in hours.items() for s, e in ranges]
@@ -56,13 +56,13 @@ def make_workshop(room, *, day=None, starts=time(10), ends=time(12), places=3, t
 
 
 def book(room, starts_at, n=1, first_name="Fatima", actor=None):
-    booking, token = operations.book_seat(room.id, starts_at, first_name, contact(n), actor=actor)
+    booking, token = bookings.book_seat(room.id, starts_at, first_name, contact(n), actor=actor)
     db.session.commit()
     return booking, token
 
 
 def register(workshop, n=1, first_name="Nadia", actor=None):
-    booking, token = operations.register(workshop.id, first_name, contact(n), actor=actor)
+    booking, token = workshops.register(workshop.id, first_name, contact(n), actor=actor)
     db.session.commit()
     return booking, token
 

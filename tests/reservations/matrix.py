@@ -3,7 +3,7 @@ tests/core/test_authorisation.py: each function creates an object belonging to `
 import itertools
 from datetime import time
 
-from reservations import operations
+from reservations import bookings, workshops
 from reservations.models import Closure
 from tests.reservations.factories import at_local, contact, make_room, make_workshop, tomorrow
 
@@ -28,7 +28,7 @@ def workshop_id(world, site):
 
 def booking_id(world, site):
     """A confirmed place in a workshop tomorrow (attendance and cancellation apply to it)."""
-    booking, _token = operations.register(make_workshop(make_room(site)).id, "Marqueur", contact(next(_people)))
+    booking, _token = workshops.register(make_workshop(make_room(site)).id, "Marqueur", contact(next(_people)))
     _commit(world)
     return booking.id
 
@@ -36,7 +36,7 @@ def booking_id(world, site):
 def token(world, site):
     """The private link of a seat booked tomorrow at 14:00."""
     room = make_room(site)
-    _booking, secret = operations.book_seat(room.id, at_local(tomorrow(), 14), "Marqueur", contact(next(_people)))
+    _booking, secret = bookings.book_seat(room.id, at_local(tomorrow(), 14), "Marqueur", contact(next(_people)))
     _commit(world)
     return secret
 

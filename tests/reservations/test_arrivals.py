@@ -1,12 +1,12 @@
-"""Arrivals at open-access seats (operations.mark_arrival): what the reports count as seat-hours used."""
+"""Arrivals at open-access seats (bookings.mark_arrival): what the reports count as seat-hours used."""
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from reservations import operations
+from reservations import bookings
+from reservations.ledger import ReservationError
 from reservations.models import Attendance, BookingAction, BookingEvent
-from reservations.operations import ReservationError
 from tests.reservations.conftest import MONDAY
 from tests.reservations.factories import at_local, book, make_room, make_workshop, register, tomorrow
 
@@ -20,17 +20,17 @@ def seat(db, frozen, sites):
 
 def test_an_arrival_is_noted_once_the_slot_has_begun_and_recorded(db, frozen, sites, seat):
     with pytest.raises(ReservationError, match="quand le créneau a commencé"):
-        operations.mark_arrival(seat.id, Attendance.present, sites["reception_a"])
+        bookings.mark_arrival(seat.id, Attendance.present, sites["reception_a"])
     frozen.set(seat.starts_at + timedelta(minutes=5))
-    operations.mark_arrival(seat.id, Attendance.present, sites["reception_a"])
+    bookings.mark_arrival(seat.id, Attendance.present, sites["reception_a"])
     db.session.commit()
     assert seat.attendance is Attendance.present
     events = db.session.scalars(select(BookingEvent).where(BookingEvent.booking_id == seat.id,
                                                            BookingEvent.action == BookingAction.attendance)).all()
     assert [(e.attendance, e.actor_id) for e in events] == [(Attendance.present, sites["reception_a"].id)]
     # The same mark twice writes no second history row; a correction does.
-    operations.mark_arrival(seat.id, Attendance.present, sites["reception_a"])
-    operations.mark_arrival(seat.id, Attendance.absent, sites["reception_a"])
+    bookings.mark_arrival(seat.id, Attendance.present, sites["reception_a"])
+    bookings.mark_arrival(seat.id, Attendance.absent, sites["reception_a"])
     db.session.commit()
     assert seat.attendance is Attendance.absent
     assert len(db.session.scalars(select(BookingEvent).where(BookingEvent.booking_id == seat.id,
@@ -40,16 +40,16 @@ def test_an_arrival_is_noted_once_the_slot_has_begun_and_recorded(db, frozen, si
 def test_workshop_places_cancelled_seats_and_excused_are_refused(db, frozen, sites, seat):
     room = make_room(sites["a"])
     cancelled, _token = book(room, at_local(tomorrow(), 15), n=2)
-    operations.cancel(cancelled.id, None)
+    bookings.cancel(cancelled.id, None)
     workshop = make_workshop(room, day=tomorrow())
     place, _token = register(workshop, n=3)
     db.session.commit()
     frozen.set(MONDAY + timedelta(days=2))
     with pytest.raises(ReservationError, match="réservation de poste confirmée"):
-        operations.mark_arrival(place.id, Attendance.present, sites["reception_a"])
+        bookings.mark_arrival(place.id, Attendance.present, sites["reception_a"])
     with pytest.raises(ReservationError, match="réservation de poste confirmée"):
-        operations.mark_arrival(cancelled.id, Attendance.present, sites["reception_a"])
+        bookings.mark_arrival(cancelled.id, Attendance.present, sites["reception_a"])
     with pytest.raises(ReservationError, match="venue ou non"):
-        operations.mark_arrival(seat.id, Attendance.excused, sites["reception_a"])
+        bookings.mark_arrival(seat.id, Attendance.excused, sites["reception_a"])
     db.session.rollback()
     assert seat.attendance is None and place.attendance is None and cancelled.attendance is None

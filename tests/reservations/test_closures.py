@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.extensions import db as _db
-from reservations import operations
+from reservations import bookings, ledger, rooms, workshops
 from reservations.models import Booking, BookingAction, BookingEvent, BookingState, Closure, Level, Workshop
 from tests.core.helpers import location_path, page_text, snapshot
 from tests.reservations.factories import at_local, book, contact, make_room, make_workshop, register
@@ -16,7 +16,7 @@ TUESDAY = date(2026, 3, 24)  # the clock stands at Monday 23 March 2026, 09:00 i
 
 
 def data(places=3):
-    return operations.WorkshopData("Créer son adresse e-mail", "On crée une adresse.", Level.everyone, "Léa", places)
+    return workshops.WorkshopData("Créer son adresse e-mail", "On crée une adresse.", Level.everyone, "Léa", places)
 
 
 def close(site, first_day, last_day=None, reason="Vacances de Noël", room=None):
@@ -37,7 +37,7 @@ def test_a_weekly_workshop_skips_the_closed_weeks_and_lists_them(db, frozen, sit
     room = make_room(sites["a"])
     close(sites["a"], TUESDAY + timedelta(weeks=1), TUESDAY + timedelta(weeks=2, days=3))
 
-    created = operations.create_workshops(sites["manager_a"], room, data(), TUESDAY, time(10), time(12), repeat_weeks=3)
+    created = workshops.create_workshops(sites["manager_a"], room, data(), TUESDAY, time(10), time(12), repeat_weeks=3)
     _db.session.commit()
 
     days = [w.starts_at for w in _db.session.scalars(select(Workshop).order_by(Workshop.starts_at))]
@@ -50,19 +50,19 @@ def test_a_workshop_on_a_closed_day_is_refused_and_nothing_is_created(db, frozen
     room = make_room(sites["a"])
     other_room = make_room(sites["a"])
     close(sites["a"], TUESDAY, reason="Travaux", room=room)
-    with pytest.raises(operations.ReservationError, match="le centre est fermé \\(Travaux\\)"):
-        operations.create_workshops(sites["manager_a"], room, data(), TUESDAY, time(10), time(12))
+    with pytest.raises(ledger.ReservationError, match="le centre est fermé \\(Travaux\\)"):
+        workshops.create_workshops(sites["manager_a"], room, data(), TUESDAY, time(10), time(12))
     _db.session.rollback()
     assert _db.session.scalar(select(func.count()).select_from(Workshop)) == 0
     # A closure of one room leaves the other rooms open.
-    assert len(operations.create_workshops(sites["manager_a"], other_room, data(), TUESDAY, time(10), time(12))) == 1
+    assert len(workshops.create_workshops(sites["manager_a"], other_room, data(), TUESDAY, time(10), time(12))) == 1
 
 
 def test_no_registration_for_a_workshop_on_a_closed_day(db, frozen, sites):
     workshop = make_workshop(make_room(sites["a"]), day=TUESDAY)
     close(sites["a"], TUESDAY)
-    with pytest.raises(operations.ReservationError, match="fermé ce jour-là \\(Vacances de Noël\\)"):
-        operations.register(workshop.id, "Nadia", contact(1))
+    with pytest.raises(ledger.ReservationError, match="fermé ce jour-là \\(Vacances de Noël\\)"):
+        workshops.register(workshop.id, "Nadia", contact(1))
     _db.session.rollback()
     assert _db.session.scalar(select(func.count()).select_from(Booking)) == 0
 
@@ -72,7 +72,7 @@ def test_nobody_is_promoted_onto_a_closed_day(db, frozen, sites):
     first, _t = register(workshop, n=1)
     waiting, _t = register(workshop, n=2)
     close(sites["a"], TUESDAY)  # entered without cancelling (an old database, the demo)
-    assert operations.cancel(first.id) == []
+    assert bookings.cancel(first.id) == []
     _db.session.commit()
     assert state(waiting) is BookingState.waiting
 
@@ -98,23 +98,21 @@ def booked(db, frozen, sites):
 
 def test_a_closure_over_bookings_needs_a_confirmation_and_changes_nothing_without_it(db, sites, booked):
     before = snapshot(db)
-    with pytest.raises(operations.ClosureNeedsConfirmation, match="Vérifiez la liste"):
-        operations.add_closure(sites["manager_a"], sites["a"].id, None, TUESDAY, TUESDAY, "Vacances de Noël")
+    with pytest.raises(rooms.ClosureNeedsConfirmation, match="Vérifiez la liste"):
+        rooms.add_closure(sites["manager_a"], sites["a"].id, None, TUESDAY, TUESDAY, "Vacances de Noël")
     _db.session.rollback()
     assert snapshot(db) == before
 
-    impact = operations.closure_impact(sites["a"].id, None, TUESDAY, TUESDAY)
+    impact = rooms.closure_impact(sites["a"].id, None, TUESDAY, TUESDAY)
     assert [w.id for w in impact.workshops] == [booked["workshop"].id]
     assert {b.id for b in impact.registrations} == {booked["registered"].id, booked["waiting"].id}
     assert {b.id for b in impact.seats} == {booked["seat"].id, booked["seat2"].id, booked["other_seat"].id}
 
 
-def test_confirmed_closure_cancels_with_the_reason_and_calls_the_hook(db, sites, booked, monkeypatch):
-    told = []
-    monkeypatch.setattr(operations, "tell_closure_cancellations", lambda closure, bookings: told.append((closure.id, [b.id for b in bookings])))
-    preview = operations.closure_impact(sites["a"].id, None, TUESDAY, TUESDAY)
+def test_confirmed_closure_cancels_with_the_reason_and_announces_it(db, sites, booked, events):
+    preview = rooms.closure_impact(sites["a"].id, None, TUESDAY, TUESDAY)
 
-    closure, cancelled = operations.add_closure(sites["manager_a"], sites["a"].id, None, TUESDAY, TUESDAY, "Vacances de Noël",
+    closure, cancelled = rooms.add_closure(sites["manager_a"], sites["a"].id, None, TUESDAY, TUESDAY, "Vacances de Noël",
                                                 confirmed=preview.fingerprint)
     _db.session.commit()
 
@@ -123,39 +121,45 @@ def test_confirmed_closure_cancels_with_the_reason_and_calls_the_hook(db, sites,
     for name in affected:
         booking = _db.session.get(Booking, booked[name].id)
         assert booking.is_cancelled and booking.closure_id == closure.id
-        last = _db.session.scalars(select(BookingEvent).where(BookingEvent.booking_id == booking.id).order_by(BookingEvent.id.desc())).first()
+        last = _db.session.scalars(
+            select(BookingEvent).where(BookingEvent.booking_id == booking.id).order_by(BookingEvent.id.desc())).first()
         assert last.action is BookingAction.cancelled and last.note == "Fermeture : Vacances de Noël"
         assert last.actor_id == sites["manager_a"].id
     assert _db.session.get(Workshop, booked["workshop"].id).is_cancelled
     assert state(booked["wednesday"]) is BookingState.confirmed
-    # Nobody came off the waiting list onto the closed day, and the hook got every cancelled booking once.
+    # Nobody came off the waiting list onto the closed day, and the event names every cancelled booking once.
     assert _db.session.scalar(select(func.count()).select_from(BookingEvent).where(BookingEvent.action == BookingAction.promoted)) == 0
-    assert told == [(closure.id, [b.id for b in cancelled])]
+    assert [payload for name, payload in events if name == "closure_added"] == [dict(
+        closure_id=closure.id, site_id=sites["a"].id, room_id=None, first_day=TUESDAY, last_day=TUESDAY,
+        cancelled=[b.id for b in cancelled])]
+    assert sorted((payload["booking_id"], payload["by"]) for name, payload in events if name == "booking_cancelled") == sorted(
+        (b.id, "closure") for b in cancelled)
+    assert [name for name, _payload in events if name not in ("closure_added", "booking_cancelled")] == []
 
 
 def test_a_closure_of_one_room_cancels_only_that_room(db, sites, booked):
-    preview = operations.closure_impact(sites["a"].id, booked["other"].id, TUESDAY, TUESDAY)
+    preview = rooms.closure_impact(sites["a"].id, booked["other"].id, TUESDAY, TUESDAY)
     assert [b.id for b in preview.bookings] == [booked["other_seat"].id] and not preview.workshops
-    operations.add_closure(sites["manager_a"], sites["a"].id, booked["other"].id, TUESDAY, TUESDAY, "Travaux", confirmed=preview.fingerprint)
+    rooms.add_closure(sites["manager_a"], sites["a"].id, booked["other"].id, TUESDAY, TUESDAY, "Travaux", confirmed=preview.fingerprint)
     _db.session.commit()
     assert state(booked["other_seat"]) is BookingState.cancelled
     assert state(booked["seat"]) is BookingState.confirmed and state(booked["registered"]) is BookingState.confirmed
 
 
 def test_a_booking_made_after_the_preview_asks_for_a_new_confirmation(db, sites, booked):
-    preview = operations.closure_impact(sites["a"].id, None, TUESDAY, TUESDAY)
+    preview = rooms.closure_impact(sites["a"].id, None, TUESDAY, TUESDAY)
     late, _t = book(booked["room"], at_local(TUESDAY, 16), n=7)  # someone books while the manager reads the list
     before = snapshot(db)
-    with pytest.raises(operations.ClosureNeedsConfirmation, match="ont changé"):
-        operations.add_closure(sites["manager_a"], sites["a"].id, None, TUESDAY, TUESDAY, "Vacances de Noël", confirmed=preview.fingerprint)
+    with pytest.raises(rooms.ClosureNeedsConfirmation, match="ont changé"):
+        rooms.add_closure(sites["manager_a"], sites["a"].id, None, TUESDAY, TUESDAY, "Vacances de Noël", confirmed=preview.fingerprint)
     _db.session.rollback()
     assert snapshot(db) == before and state(late) is BookingState.confirmed
 
     # A cancellation since the preview changes the list too.
-    operations.cancel(booked["seat2"].id)
+    bookings.cancel(booked["seat2"].id)
     _db.session.commit()
-    with pytest.raises(operations.ClosureNeedsConfirmation):
-        operations.add_closure(sites["manager_a"], sites["a"].id, None, TUESDAY, TUESDAY, "Vacances de Noël", confirmed=preview.fingerprint)
+    with pytest.raises(rooms.ClosureNeedsConfirmation):
+        rooms.add_closure(sites["manager_a"], sites["a"].id, None, TUESDAY, TUESDAY, "Vacances de Noël", confirmed=preview.fingerprint)
     _db.session.rollback()
 
 
@@ -163,7 +167,7 @@ def test_public_holidays_cancel_what_was_booked_on_them(db, frozen, sites):
     room = make_room(sites["a"])
     easter_monday = date(2026, 4, 6)
     seat, _t = book(room, at_local(easter_monday, 14), n=1)
-    operations.add_public_holidays(sites["manager_a"], sites["a"].id, 2026)
+    rooms.add_public_holidays(sites["manager_a"], sites["a"].id, 2026)
     _db.session.commit()
     booking = _db.session.get(Booking, seat.id)
     assert booking.is_cancelled and booking.closure_id is not None
@@ -192,7 +196,7 @@ def test_the_closure_page_shows_who_is_affected_then_cancels_on_confirmation(db,
     assert "1 atelier annulé" in text and "2 inscriptions à un atelier" in text and "3 postes réservés en accès libre" in text
     assert snapshot(db) == before
 
-    fingerprint = operations.closure_impact(sites["a"].id, None, TUESDAY, TUESDAY).fingerprint
+    fingerprint = rooms.closure_impact(sites["a"].id, None, TUESDAY, TUESDAY).fingerprint
     assert f'name="confirmed" value="{fingerprint}"' in text
     done = client.post(url, data=closure_form(last_day=TUESDAY.isoformat(), confirmed=fingerprint))
     assert done.status_code == 302
@@ -212,7 +216,7 @@ def test_the_closure_page_shows_who_is_affected_then_cancels_on_confirmation(db,
 def test_a_stale_confirmation_shows_the_new_list_and_changes_nothing(db, sites, booked, client_for):
     client = client_for(sites["manager_a"])
     url = f"/structures/{sites['a'].id}/fermetures"
-    fingerprint = operations.closure_impact(sites["a"].id, None, TUESDAY, TUESDAY).fingerprint
+    fingerprint = rooms.closure_impact(sites["a"].id, None, TUESDAY, TUESDAY).fingerprint
     book(booked["room"], at_local(TUESDAY, 16), n=7, first_name="Kévin")
     before = snapshot(db)
     again = client.post(url, data=closure_form(confirmed=fingerprint))
@@ -275,8 +279,8 @@ def test_a_closure_on_the_day_clocks_go_forward_covers_that_local_day_only(db, f
     room = make_room(sites["a"])
     saturday, sunday, monday = date(2026, 3, 28), date(2026, 3, 29), date(2026, 3, 30)  # summer time from Sunday 2 h
     seats = {day: book(room, at_local(day, 14), n=n)[0] for n, day in enumerate((saturday, sunday, monday), start=1)}
-    impact = operations.closure_impact(sites["a"].id, None, sunday, sunday)
+    impact = rooms.closure_impact(sites["a"].id, None, sunday, sunday)
     assert [b.id for b in impact.seats] == [seats[sunday].id]
-    operations.add_closure(sites["manager_a"], sites["a"].id, None, sunday, sunday, "Élections", confirmed=impact.fingerprint)
+    rooms.add_closure(sites["manager_a"], sites["a"].id, None, sunday, sunday, "Élections", confirmed=impact.fingerprint)
     _db.session.commit()
     assert [state(seats[d]) for d in (saturday, sunday, monday)] == [BookingState.confirmed, BookingState.cancelled, BookingState.confirmed]

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from core.extensions import db as _db
 from core.models import User
-from reservations import operations
+from reservations import bookings, ledger, rooms, workshops
 from reservations.models import Booking, BookingAction, BookingEvent, BookingState
 from tests.conftest import live_server
 from tests.reservations.factories import at_local, book, contact, make_room, make_workshop, register
@@ -36,10 +36,10 @@ def run_together(app, n, work):
                 barrier.wait()
                 outcomes[i] = work(i)
                 _db.session.commit()
-            except operations.FullError as exc:
+            except ledger.FullError as exc:
                 _db.session.rollback()
                 outcomes[i] = ("full", str(exc))
-            except operations.ReservationError as exc:
+            except ledger.ReservationError as exc:
                 _db.session.rollback()
                 outcomes[i] = ("refused", str(exc))
             except Exception as exc:  # noqa: BLE001 — any other exception is what the test must catch
@@ -68,7 +68,7 @@ def test_many_residents_want_the_last_seat(app, db, frozen, sites):
     room_id = room.id  # threads must not touch the objects of this session
     db.session.commit()
 
-    outcomes = run_together(app, THREADS, lambda i: ("ok", operations.book_seat(room_id, starts_at, "Fatima", contact(100 + i))[0].id))
+    outcomes = run_together(app, THREADS, lambda i: ("ok", bookings.book_seat(room_id, starts_at, "Fatima", contact(100 + i))[0].id))
 
     assert kinds(outcomes) == {"ok": 1, "full": THREADS - 1}, outcomes
     assert all("complet" in message for kind, message in outcomes if kind == "full")
@@ -84,14 +84,14 @@ def test_many_residents_want_the_last_workshop_place(app, db, frozen, sites):
     workshop_id = workshop.id
     db.session.commit()
 
-    outcomes = run_together(app, THREADS, lambda i: ("ok", operations.register(workshop_id, "Nadia", contact(100 + i))[0].state.value))
+    outcomes = run_together(app, THREADS, lambda i: ("ok", workshops.register(workshop_id, "Nadia", contact(100 + i))[0].state.value))
 
     # Exactly one got the last place; everyone else is on the waiting list, in a distinct position.
     assert Counter(o[1] for o in outcomes if o[0] == "ok") == {"confirmed": 1, "waiting": THREADS - 1}, outcomes
     db.session.expire_all()
-    assert operations.confirmed_count(workshop.id) == 4
+    assert workshops.confirmed_count(workshop.id) == 4
     waiting = db.session.scalars(select(Booking).where(Booking.workshop_id == workshop.id, Booking.state == BookingState.waiting)).all()
-    assert sorted(operations.waiting_position(b) for b in waiting) == list(range(1, THREADS))
+    assert sorted(workshops.waiting_position(b) for b in waiting) == list(range(1, THREADS))
 
 
 def test_concurrent_cancellations_free_and_promote_once(app, db, frozen, sites):
@@ -104,7 +104,7 @@ def test_concurrent_cancellations_free_and_promote_once(app, db, frozen, sites):
     db.session.commit()
 
     # 24 threads: each of the 3 confirmed bookings is cancelled by 8 threads at once.
-    outcomes = run_together(app, 24, lambda i: ("ok", len(operations.cancel(ids[i % 3]))))
+    outcomes = run_together(app, 24, lambda i: ("ok", len(bookings.cancel(ids[i % 3]))))
 
     assert kinds(outcomes) == {"ok": 3, "refused": 21}, outcomes
     assert all("déjà annulée" in message for kind, message in outcomes if kind == "refused")
@@ -113,7 +113,7 @@ def test_concurrent_cancellations_free_and_promote_once(app, db, frozen, sites):
     states = [db.session.get(Booking, i).state for i in waiting_ids]
     # The first three waiting are promoted, in order; the others still wait.
     assert states == [BookingState.confirmed] * 3 + [BookingState.waiting] * 3
-    assert operations.confirmed_count(workshop_id) == 3
+    assert workshops.confirmed_count(workshop_id) == 3
     promotions = db.session.scalar(select(func.count()).where(BookingEvent.action == BookingAction.promoted))
     cancellations = db.session.scalar(select(func.count()).where(BookingEvent.action == BookingAction.cancelled))
     assert (promotions, cancellations) == (3, 3)
@@ -167,17 +167,17 @@ def test_a_closure_confirmed_while_residents_book_and_register_leaves_nothing_li
     workshop = make_workshop(room, day=TUESDAY, places=2)
     register(workshop, n=1)
     site_id, room_id, workshop_id, manager_id = sites["a"].id, room.id, workshop.id, sites["manager_a"].id
-    fingerprint = operations.closure_impact(site_id, None, TUESDAY, TUESDAY).fingerprint
+    fingerprint = rooms.closure_impact(site_id, None, TUESDAY, TUESDAY).fingerprint
     db.session.commit()
     n = 12
 
     def work(i):
         if i == 0:
-            operations.add_closure(_db.session.get(User, manager_id), site_id, None, TUESDAY, TUESDAY, "Vacances de Noël", confirmed=fingerprint)
+            rooms.add_closure(_db.session.get(User, manager_id), site_id, None, TUESDAY, TUESDAY, "Vacances de Noël", confirmed=fingerprint)
             return ("closed",)
         if i % 2:
-            return ("ok", operations.book_seat(room_id, at_local(TUESDAY, 14), "Fatima", contact(200 + i))[0].id)
-        return ("ok", operations.register(workshop_id, "Nadia", contact(300 + i))[0].id)
+            return ("ok", bookings.book_seat(room_id, at_local(TUESDAY, 14), "Fatima", contact(200 + i))[0].id)
+        return ("ok", workshops.register(workshop_id, "Nadia", contact(300 + i))[0].id)
 
     outcomes = run_together(app, n, work)
 

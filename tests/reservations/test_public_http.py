@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.extensions import db as _db
-from reservations import operations
+from reservations import rooms
 from reservations.models import Booking, BookingState, Closure
 from tests.core.helpers import field_error, location_path, page_text, snapshot
 from tests.reservations.factories import at_local, book, make_room, make_workshop, register
@@ -213,7 +213,7 @@ def test_room_feed_has_counts_and_titles_but_no_personal_data(db, frozen, sites,
     assert "Fatima" not in body and "Nadia" not in body and "0600000001" not in body
     assert client.get(f"/salles/agenda/{room.feed_token[:-1]}x.ics").status_code == 404
     old = room.feed_token
-    operations.regenerate_feed_token(sites["manager_a"], room)
+    rooms.regenerate_feed_token(sites["manager_a"], room)
     db.session.commit()
     assert client.get(f"/salles/agenda/{old}.ics").status_code == 404
 

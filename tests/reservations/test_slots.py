@@ -1,5 +1,5 @@
 """Slot derivation: weekly hours − closures − workshops, in local time across daylight saving."""
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 import pytest
 from sqlalchemy import select
@@ -10,7 +10,7 @@ from reservations.identity import IdentityError, normalise_phone, parse_contact
 from reservations.models import Closure, Room
 from tests.reservations.factories import book, make_room, make_workshop
 
-UTC = timezone.utc
+UTC = UTC
 TUESDAY_AFTERNOON = {1: [(time(14), time(17))]}
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from icalendar import Calendar
 
-from reservations import operations
+from reservations import bookings
 from tests.core.helpers import visible_text
 from tests.reservations.factories import at_local, book, make_room, make_workshop, register
 
@@ -58,7 +58,8 @@ def test_the_first_person_to_join_a_full_workshop_gets_the_first_place_freed(db,
 
 def test_joining_a_workshop_is_said_without_gender(db, frozen, sites, client):
     workshop = make_workshop(make_room(sites["a"]), places=2)
-    response = client.post(f"/ateliers/{workshop.id}/inscription", data={"first_name": "Zoé", "contact": "06 12 34 56 78"}, follow_redirects=True)
+    response = client.post(f"/ateliers/{workshop.id}/inscription", data={"first_name": "Zoé", "contact": "06 12 34 56 78"},
+                           follow_redirects=True)
     text = visible_text(response)
     assert "C'est fait ! Votre place à l'atelier est réservée." in text and "inscrit " not in text
 
@@ -72,7 +73,7 @@ def test_a_cancelled_booking_no_longer_asks_to_give_its_number(db, frozen, sites
     booking, token = book(room, at_local(TUESDAY, 14))
     assert "Donnez ce numéro à l'accueil." in visible_text(client.get(f"/ma-reservation/{token}"))
 
-    operations.cancel(booking.id)
+    bookings.cancel(booking.id)
     db.session.commit()
 
     page = visible_text(client.get(f"/ma-reservation/{token}"))
