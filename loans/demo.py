@@ -91,7 +91,7 @@ def _residents_and_loans(sites, rng) -> tuple[int, int]:
             residents_created += 1
         db.session.flush()
         devices = db.session.scalars(
-            select(Device).where(Device.home_site_id == site.id, Device.status == DeviceStatus.available).order_by(Device.id)
+            select(Device).where(Device.home_site_id == site.id, Device.is_available).order_by(Device.id)
         ).all()
         # A year of past loans, one after another on each device.
         for d_index, device in enumerate(devices):

@@ -13,6 +13,8 @@ from core import forms as core_forms
 from core.forms import PHONE, BaseForm, resident_phone_digits, strip
 from core.input import parse_id
 
+from .lending import NewPerson
+
 
 class MultiCheckboxField(core_forms.MultiCheckboxField):
     """A list of checkboxes (accessories); a value that is not in the list gets a French message."""
@@ -109,6 +111,26 @@ class LendForm(BaseForm):
             raise ValidationError(_l("Choisissez la personne qui emprunte, ou remplissez « Nouvelle personne »."))
         if parse_id(field.data) is None:
             raise ValidationError(_l("Choisissez la personne dans la liste."))
+
+    def loan_terms(self) -> dict:
+        """What lending.lend_at_desk needs from the form: the person (chosen, or new) and the loan's terms."""
+        new_person = None
+        if self.wants_new_resident:
+            new_person = NewPerson(
+                first_name=self.first_name.data, last_name=self.last_name.data, phone=self.phone.data or "",
+                email=self.email.data or "", membership_number=self.membership_number.data or "",
+                confirmed=bool(self.confirm_new.data),
+            )
+        return dict(
+            resident_id=None if new_person else parse_id(self.resident.data),
+            new_person=new_person,
+            due_on=self.due_on.data,
+            accessories=self.accessories.data or [],
+            charter_method=self.charter.data,
+            condition=self.condition.data or "",
+            form_key=self.form_key.data or None,
+            override_reason=self.override_reason.data or "",
+        )
 
     def validate_first_name(self, field):
         if self.wants_new_resident and not field.data:

@@ -5,9 +5,9 @@ and kinds are joined or eager-loaded, never fetched row by row. The filters are 
 indexes of Device: (home_site_id, status), (current_site_id, status), (kind_id, status), tag, serial.
 """
 from dataclasses import dataclass, field
-from math import ceil
 
-from sqlalchemy import func, or_, select
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import or_, select
 from sqlalchemy.orm import aliased, joinedload
 
 from core.extensions import db
@@ -138,58 +138,8 @@ def _ordered(query, filters: InventoryFilters):
     return query.order_by(*order)
 
 
-@dataclass
-class Page:
-    devices: list
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, ceil(self.total / self.per_page))
-
-    @property
-    def first_index(self) -> int:
-        return 0 if not self.total else (self.page - 1) * self.per_page + 1
-
-    @property
-    def last_index(self) -> int:
-        return min(self.total, self.page * self.per_page)
-
-    def numbers(self, around: int = 2) -> list[int | None]:
-        """Page numbers to link to: first, last and a window around the current one; None is a gap."""
-        wanted = {1, self.pages, *range(self.page - around, self.page + around + 1)}
-        shown = sorted(n for n in wanted if 1 <= n <= self.pages)
-        result, previous = [], 0
-        for n in shown:
-            if n - previous > 1:
-                result.append(None)
-            result.append(n)
-            previous = n
-        return result
-
-
-def inventory_page(user: User, filters: InventoryFilters, per_page: int = PER_PAGE) -> Page:
-    """One page of the filtered list: two statements (count, rows with their kind and sites)."""
-    conditions = _conditions(user, filters)
-    total = db.session.scalar(select(func.count(Device.id)).where(*conditions))
-    pages = max(1, ceil(total / per_page))
-    page = min(filters.page, pages)
-    query = (
-        select(Device)
-        .join(Device.kind)
-        .join(HomeSite, HomeSite.id == Device.home_site_id)
-        .where(*conditions)
-        .options(joinedload(Device.home_site), joinedload(Device.current_site))
-    )
-    query = _ordered(query, filters).limit(per_page).offset((page - 1) * per_page)
-    devices = db.session.scalars(query).unique().all()
-    return Page(devices=devices, total=total, page=page, per_page=per_page)
-
-
-def inventory_rows(user: User, filters: InventoryFilters):
-    """Every device of the filtered list (for the export), in one statement."""
+def _inventory_query(user: User, filters: InventoryFilters):
+    """The filtered, sorted devices with their kind and sites (joined: no query per row)."""
     query = (
         select(Device)
         .join(Device.kind)
@@ -197,7 +147,22 @@ def inventory_rows(user: User, filters: InventoryFilters):
         .where(*_conditions(user, filters))
         .options(joinedload(Device.home_site), joinedload(Device.current_site))
     )
-    return db.session.scalars(_ordered(query, filters)).unique().all()
+    return _ordered(query, filters)
+
+
+def inventory_page(user: User, filters: InventoryFilters, per_page: int = PER_PAGE) -> Pagination:
+    """One page of the filtered list (db.paginate: the rows, then their count). A page past the end
+    shows the last one."""
+    query = _inventory_query(user, filters)
+    page = db.paginate(query, page=filters.page, per_page=per_page, max_per_page=per_page, error_out=False)
+    if page.page > 1 and not page.items and page.pages:
+        page = db.paginate(query, page=page.pages, per_page=per_page, max_per_page=per_page, error_out=False)
+    return page
+
+
+def inventory_rows(user: User, filters: InventoryFilters):
+    """Every device of the filtered list (for the export), in one statement."""
+    return db.session.scalars(_inventory_query(user, filters)).unique().all()
 
 
 def visible_sites(user: User) -> list[Site]:

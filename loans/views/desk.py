@@ -4,7 +4,7 @@ Five queries whatever the size of the history: the loans overdue and due today (
 person's sites, index ix_loans_site_open_due), their counts, the person's sites, and the available devices counted by
 site and kind with GROUP BY (index ix_devices_current_site_status).
 """
-from flask import current_app, render_template
+from flask import render_template
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import case, func, select, true
@@ -15,8 +15,9 @@ from core.extensions import db
 from core.models import Site
 from core.templating import add_nav
 
-from .. import lending
-from ..models import Device, DeviceKind, DeviceStatus, Loan
+from core.clock import today as today_in_paris
+
+from ..models import Device, DeviceKind, Loan
 from . import bp
 
 SHOWN = 100  # loans listed at most; the count says how many there are
@@ -37,12 +38,12 @@ def _site_filter(column):
 @bp.get("/guichet")
 @staff_required()
 def desk():
-    today = lending.today()
+    today = today_in_paris()
     mine = _site_filter(Loan.site_id)
     def open_loans(condition):
         return db.session.scalars(
             select(Loan)
-            .where(Loan.closed_at.is_(None), condition, mine)
+            .where(Loan.is_open, condition, mine)
             .order_by(Loan.due_on, Loan.id)
             .limit(SHOWN)
             # Inner joins (every loan has a device, a resident and a site): a LEFT JOIN of devices with
@@ -57,13 +58,13 @@ def desk():
         select(
             func.coalesce(func.sum(case((Loan.due_on < today, 1), else_=0)), 0),
             func.coalesce(func.sum(case((Loan.due_on == today, 1), else_=0)), 0),
-        ).where(Loan.closed_at.is_(None), Loan.due_on <= today, mine)
+        ).where(Loan.is_open, Loan.due_on <= today, mine)
     ).one()
     available = db.session.execute(
         select(Site.id, Site.name, DeviceKind.name, func.count(Device.id))
         .join(Device, Device.current_site_id == Site.id)
         .join(DeviceKind, DeviceKind.id == Device.kind_id)
-        .where(Device.status == DeviceStatus.available, _site_filter(Device.current_site_id))
+        .where(Device.is_available, _site_filter(Device.current_site_id))
         .group_by(Site.id, Site.name, DeviceKind.id, DeviceKind.name, DeviceKind.position)
         .order_by(Site.name, DeviceKind.position, DeviceKind.name)
     ).all()
@@ -81,6 +82,5 @@ def desk():
         shown=SHOWN,
         available=by_site,
         sites=sites,
-        scan_available="loans.scan" in current_app.view_functions,
         can_set_rules=current_user.is_manager,
     )
