@@ -145,8 +145,8 @@ def search_query(user, text: str):
         if len(words) >= 2:
             # "dupont mar" or "marie dup": both orders.
             a, b = words[0], " ".join(words[1:])
-            conditions.append((Resident.last_name_key.startswith(a) & Resident.first_name_key.startswith(b)))
-            conditions.append((Resident.first_name_key.startswith(a) & Resident.last_name_key.startswith(b)))
+            conditions.append(Resident.last_name_key.startswith(a) & Resident.first_name_key.startswith(b))
+            conditions.append(Resident.first_name_key.startswith(a) & Resident.last_name_key.startswith(b))
         else:
             conditions.append(Resident.last_name_key.startswith(key))
             conditions.append(Resident.first_name_key.startswith(key))

@@ -62,9 +62,11 @@ COLUMNS = [
     Column("kind", "Type", ("type", "typedequipement", "typedemateriel", "categorie"), required=True),
     Column("brand", "Marque", ("marque", "fabricant"), max_length=80),
     Column("model", "Modèle", ("modele",), max_length=120),
-    Column("serial_number", "Numéro de série", ("numerodeserie", "nserie", "nodeserie", "ndeserie", "numeroserie", "serie", "sn"), max_length=120),
+    Column("serial_number", "Numéro de série",
+           ("numerodeserie", "nserie", "nodeserie", "ndeserie", "numeroserie", "serie", "sn"), max_length=120),
     Column("imei", "IMEI", ("imei",)),
-    Column("phone_number", "Numéro de téléphone", ("numerodetelephone", "ndetelephone", "nodetelephone", "telephone", "numerosim", "numerodeligne")),
+    Column("phone_number", "Numéro de téléphone",
+           ("numerodetelephone", "ndetelephone", "nodetelephone", "telephone", "numerosim", "numerodeligne")),
     Column("operator", "Opérateur", ("operateur",), max_length=60),
     Column("data_plan", "Forfait", ("forfait",), max_length=120),
     Column("accessories", "Accessoires", ("accessoires",), max_length=2000),
@@ -225,7 +227,8 @@ def parse(content: bytes, filename: str = "") -> ImportPreview:
             if not any(cell.strip() for cell in record):
                 continue
             if len(preview.rows) >= MAX_ROWS:
-                preview.file_errors.append(_("Le fichier a plus de %(n)s lignes : découpez-le en plusieurs fichiers.", n=f"{MAX_ROWS:,}".replace(",", " ")))
+                preview.file_errors.append(_("Le fichier a plus de %(n)s lignes : découpez-le en plusieurs fichiers.",
+                                             n=f"{MAX_ROWS:,}".replace(",", " ")))
                 return preview
             cells = {key: _clean(record[i]) if i < len(record) else "" for key, i in positions.items()}
             preview.rows.append(ImportRow(line=reader.line_num, cells=cells))

@@ -146,13 +146,15 @@ class DeviceForm(BaseForm):
     )
     brand = StringField(_l("Marque"), filters=[_strip], validators=[Length(max=80, message=_l("80 caractères au plus."))])
     model = StringField(_l("Modèle"), filters=[_strip], validators=[Length(max=120, message=_l("120 caractères au plus."))])
-    serial_number = StringField(_l("Numéro de série"), filters=[_strip], validators=[Length(max=120, message=_l("120 caractères au plus."))])
+    serial_number = StringField(_l("Numéro de série"), filters=[_strip],
+                                validators=[Length(max=120, message=_l("120 caractères au plus."))])
     imei = StringField(_l("IMEI"), filters=[_strip])
     phone_number = StringField(_l("Numéro de téléphone de la carte SIM"), filters=[_strip], validators=[Optional(), PHONE])
     operator = StringField(_l("Opérateur"), filters=[_strip], validators=[Length(max=60, message=_l("60 caractères au plus."))])
     data_plan = StringField(_l("Forfait"), filters=[_strip], validators=[Length(max=120, message=_l("120 caractères au plus."))])
     accessories = TextAreaField(_l("Accessoires (un par ligne)"), validators=[Length(max=2000, message=_l("2 000 caractères au plus."))])
-    condition_notes = TextAreaField(_l("État du matériel"), filters=[_strip], validators=[Length(max=2000, message=_l("2 000 caractères au plus."))])
+    condition_notes = TextAreaField(_l("État du matériel"), filters=[_strip],
+                                    validators=[Length(max=2000, message=_l("2 000 caractères au plus."))])
     funding = StringField(_l("Financement"), filters=[_strip], validators=[Length(max=120, message=_l("120 caractères au plus."))])
     purchase_date = FrenchDateField(_l("Date d'achat"))
     purchase_price = FrenchDecimalField(_l("Prix d'achat (en euros)"))

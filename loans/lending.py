@@ -41,7 +41,8 @@ MAX_LOAN_DAYS = 366
 NOT_LENDABLE = {
     DeviceStatus.on_loan: _l("Cet équipement est déjà en prêt. Reprenez-le d'abord s'il vient d'être rendu."),
     DeviceStatus.in_repair: _l("Cet équipement est en réparation : il ne peut pas être prêté. Choisissez-en un autre."),
-    DeviceStatus.lost: _l("Cet équipement est déclaré perdu : il ne peut pas être prêté. S'il est retrouvé, enregistrez-le d'abord comme retrouvé."),
+    DeviceStatus.lost: _l("Cet équipement est déclaré perdu : il ne peut pas être prêté. "
+                          "S'il est retrouvé, enregistrez-le d'abord comme retrouvé."),
     DeviceStatus.retired: _l("Cet équipement est réformé : il ne peut plus être prêté."),
 }
 
@@ -127,6 +128,24 @@ def default_due_date(site_id: int, kind: DeviceKind) -> date:
 def due_date_warning(site_id: int, due_on: date) -> str | None:
     """The warning for a chosen or extended due date on which the lending site's desk is closed."""
     return hours.closed_day_warning(db.session.get(Site, site_id), due_on)
+
+
+def site_policies(site_id: int, kinds: list[DeviceKind]) -> dict[int, tuple[int, int]]:
+    """kind id → (default loan days, max per resident) at a site, defaults included (one query)."""
+    saved = {p.kind_id: p for p in db.session.scalars(select(LoanPolicy).where(LoanPolicy.site_id == site_id))}
+    return {
+        kind.id: (saved[kind.id].default_days, saved[kind.id].max_per_resident) if kind.id in saved
+        else (DEFAULT_DAYS.get(kind.code, FALLBACK_DAYS), 1)
+        for kind in kinds
+    }
+
+
+def set_policies(actor: User, site_id: int, rules: dict[int, tuple[int, int]]) -> None:
+    """The site's loan rules form: kind id → (default loan days, max per resident), set by its managers."""
+    if not (actor.is_manager and actor.can_access_site(site_id)):
+        raise LoanError(_("Seuls les responsables de la structure peuvent changer ses règles de prêt."))
+    for kind_id, (default_days, max_per_resident) in rules.items():
+        set_policy(site_id, kind_id, default_days, max_per_resident)
 
 
 def set_policy(site_id: int, kind_id: int, default_days: int, max_per_resident: int) -> LoanPolicy:

@@ -197,12 +197,24 @@ class ResidentForm(BaseForm):
 class PolicyForm(BaseForm):
     """One row per kind of device, named days_<kind_id> / max_<kind_id>; built by policy_form()."""
 
+    kinds = ()
 
-def policy_form(kinds, **kwargs):
-    """A form with two fields per kind of device: default days (0-365) and max per resident (1-10)."""
+    def rules(self) -> dict[int, tuple[int, int]]:
+        """kind id → (default days, max per resident), as lending.set_policies takes them."""
+        return {kind.id: (self[f"days_{kind.id}"].data, self[f"max_{kind.id}"].data) for kind in self.kinds}
+
+
+def policy_form(kinds, rules=None, **kwargs):
+    """A form with two fields per kind of device: default days (0-365) and max per resident (1-10);
+    `rules` (kind id → (days, max)) fills it, else the posted form does."""
 
     class Form(PolicyForm):
         pass
+
+    Form.kinds = tuple(kinds)
+    if rules is not None:
+        kwargs.update(formdata=None, data={f"{name}_{kind_id}": value for kind_id, pair in rules.items()
+                                           for name, value in zip(("days", "max"), pair)})
 
     for kind in kinds:
         setattr(Form, f"days_{kind.id}", FrenchIntegerField(

@@ -56,11 +56,16 @@ class Transition:
 
 S = DeviceStatus
 TRANSITIONS = {
-    "send_to_repair": Transition(DeviceAction.send_to_repair, (S.available,), S.in_repair, _l("Envoyer en réparation"), _l("Équipement %(tag)s envoyé en réparation.")),
-    "back_from_repair": Transition(DeviceAction.back_from_repair, (S.in_repair,), S.available, _l("Retour de réparation"), _l("Équipement %(tag)s revenu de réparation : il est disponible.")),
-    "declare_lost": Transition(DeviceAction.declare_lost, (S.available, S.in_repair), S.lost, _l("Déclarer perdu"), _l("Équipement %(tag)s déclaré perdu.")),
-    "retire": Transition(DeviceAction.retire, (S.available, S.in_repair, S.lost), S.retired, _l("Réformer"), _l("Équipement %(tag)s réformé.")),
-    "transfer": Transition(DeviceAction.transfer, (S.available,), None, _l("Transférer vers une autre structure"), _l("Équipement %(tag)s transféré vers %(site)s.")),
+    "send_to_repair": Transition(DeviceAction.send_to_repair, (S.available,), S.in_repair,
+                                 _l("Envoyer en réparation"), _l("Équipement %(tag)s envoyé en réparation.")),
+    "back_from_repair": Transition(DeviceAction.back_from_repair, (S.in_repair,), S.available, _l("Retour de réparation"),
+                                   _l("Équipement %(tag)s revenu de réparation : il est disponible.")),
+    "declare_lost": Transition(DeviceAction.declare_lost, (S.available, S.in_repair), S.lost,
+                               _l("Déclarer perdu"), _l("Équipement %(tag)s déclaré perdu.")),
+    "retire": Transition(DeviceAction.retire, (S.available, S.in_repair, S.lost), S.retired,
+                         _l("Réformer"), _l("Équipement %(tag)s réformé.")),
+    "transfer": Transition(DeviceAction.transfer, (S.available,), None, _l("Transférer vers une autre structure"),
+                           _l("Équipement %(tag)s transféré vers %(site)s.")),
 }
 
 REFUSALS = {
@@ -328,7 +333,7 @@ def create_devices_in_bulk(actor: User | None, rows: list[dict], *, action=Devic
     kept = {row["tag"] for row in rows if row.get("tag")}
     stamp = now()
     actor_id = actor.id if actor is not None and getattr(actor, "id", None) else None
-    for attempt in range(5):
+    for _attempt in range(5):
         fresh = iter(_fresh_tags(sum(1 for row in rows if not row.get("tag")), kept))
         devices, notes = [], {}
         for row in rows:
@@ -359,7 +364,8 @@ def create_devices_in_bulk(actor: User | None, rows: list[dict], *, action=Devic
             clash = clash or (serials and db.session.scalar(
                 select(Device.serial_number).where(Device.serial_number.in_(serials)).limit(1)))
             if clash:
-                raise DeviceError(_("« %(value)s » vient d'être ajouté à l'inventaire par quelqu'un d'autre : rien n'a été importé.", value=clash)) from exc
+                raise DeviceError(_("« %(value)s » vient d'être ajouté à l'inventaire par quelqu'un d'autre : "
+                                    "rien n'a été importé.", value=clash)) from exc
             continue  # two creations drew the same new tag at the same instant: draw again
         return len(inserted)
     raise DeviceError(_("Impossible de créer des codes uniques : rien n'a été importé ; réessayez."))

@@ -7,14 +7,14 @@ indexes of Device: (home_site_id, status), (current_site_id, status), (kind_id, 
 from dataclasses import dataclass, field
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import or_, select
+from sqlalchemy import case, func, or_, select, true
 from sqlalchemy.orm import aliased, joinedload
 
 from core.extensions import db
 from core.input import parse_id
 from core.models import Site, User
 
-from .models import Device, DeviceEvent, DeviceKind, DeviceStatus
+from .models import Device, DeviceEvent, DeviceKind, DeviceStatus, Loan
 
 PER_PAGE = 50
 
@@ -191,3 +191,59 @@ def device_history(device: Device) -> list[DeviceEvent]:
         .order_by(DeviceEvent.at.desc(), DeviceEvent.id.desc())
     ).all()
 
+
+
+# --- the reception desk ------------------------------------------------------------------------
+
+DESK_SHOWN = 100  # loans listed at most; the count says how many there are
+
+
+@dataclass
+class DeskOverview:
+    overdue: list  # open loans, soonest due first (DESK_SHOWN at most)
+    due_today: list
+    overdue_count: int
+    today_count: int
+    available: dict  # (site id, site name) → [(kind name, count)]
+
+
+def desk_overview(user: User, day) -> DeskOverview:
+    """The desk's home in four statements whatever the size of the history: the loans overdue and due
+    `day` (open loans of the person's sites, index ix_loans_site_open_due), their counts, and the
+    available devices counted by site and kind with GROUP BY (index ix_devices_current_site_status)."""
+
+    def of_my_sites(column):
+        return true() if user.is_admin else column.in_(sorted(user.site_ids) or [-1])
+
+    def open_loans(condition):
+        return db.session.scalars(
+            select(Loan)
+            .where(Loan.is_open, condition, of_my_sites(Loan.site_id))
+            .order_by(Loan.due_on, Loan.id)
+            .limit(DESK_SHOWN)
+            # Inner joins (every loan has a device, a resident and a site): a LEFT JOIN of devices with
+            # their kind made SQLite materialise every device and scan them for each loan.
+            .options(joinedload(Loan.device, innerjoin=True), joinedload(Loan.resident, innerjoin=True),
+                     joinedload(Loan.site, innerjoin=True))
+        ).all()
+
+    overdue = open_loans(Loan.due_on < day)
+    due_today = open_loans(Loan.due_on == day)
+    overdue_count, today_count = db.session.execute(
+        select(
+            func.coalesce(func.sum(case((Loan.due_on < day, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((Loan.due_on == day, 1), else_=0)), 0),
+        ).where(Loan.is_open, Loan.due_on <= day, of_my_sites(Loan.site_id))
+    ).one()
+    counts = db.session.execute(
+        select(Site.id, Site.name, DeviceKind.name, func.count(Device.id))
+        .join(Device, Device.current_site_id == Site.id)
+        .join(DeviceKind, DeviceKind.id == Device.kind_id)
+        .where(Device.is_available, of_my_sites(Device.current_site_id))
+        .group_by(Site.id, Site.name, DeviceKind.id, DeviceKind.name, DeviceKind.position)
+        .order_by(Site.name, DeviceKind.position, DeviceKind.name)
+    ).all()
+    available = {}
+    for site_id, site_name, kind_name, count in counts:
+        available.setdefault((site_id, site_name), []).append((kind_name, count))
+    return DeskOverview(overdue, due_today, int(overdue_count), int(today_count), available)

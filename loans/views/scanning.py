@@ -80,8 +80,8 @@ class ScanForm(BaseForm):
 
 MESSAGES = {
     "empty": (_l("Scannez l'étiquette ou tapez le code de l'équipement."), 400),
-    "format": (_l("Ce n'est pas un code d'équipement."), 400),
-    "checksum": (_l("Ce code contient une erreur de frappe : vérifiez les caractères."), 400),
+    "format": (tags.PROBLEMS["format"], 400),
+    "checksum": (tags.PROBLEMS["checksum"], 400),
     "unknown": (_l("Aucun équipement ne porte ce code."), 404),
 }
 

@@ -148,16 +148,13 @@ def test_a_page_past_the_end_shows_the_last_page(db, two_sites, make_device, cli
     assert listed_tags(response) == [device.tag]
 
 
-def test_label_forms_appear_only_when_the_label_sheet_exists(app, db, two_sites, make_device, client_for):
+def test_the_list_offers_to_print_the_ticked_or_listed_devices_labels(app, db, two_sites, make_device, client_for):
     device = make_device(two_sites["a"])
     body = client_for(two_sites["manager_a"]).get(f"/equipements?site={two_sites['a'].id}").get_data(as_text=True)
-    if "loans.label_sheet" in app.view_functions:
-        assert 'id="labels-form" method="get" action="/etiquettes"' in body
-        assert f'name="tag" value="{device.tag}"' in body and 'form="labels-form"' in body
-        whole = re.search(r'href="(/etiquettes\?[^"]*)"', body).group(1).replace("&amp;", "&")
-        assert f"site={two_sites['a'].id}" in whole
-    else:
-        assert "labels-form" not in body
+    assert 'id="labels-form" method="get" action="/etiquettes"' in body
+    assert f'name="tag" value="{device.tag}"' in body and 'form="labels-form"' in body
+    whole = re.search(r'href="(/etiquettes\?[^"]*)"', body).group(1).replace("&amp;", "&")
+    assert f"site={two_sites['a'].id}" in whole
 
 
 def test_menu_has_the_inventory_for_every_staff_member(db, two_sites, client_for):
