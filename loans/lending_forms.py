@@ -214,7 +214,7 @@ def policy_form(kinds, rules=None, **kwargs):
     Form.kinds = tuple(kinds)
     if rules is not None:
         kwargs.update(formdata=None, data={f"{name}_{kind_id}": value for kind_id, pair in rules.items()
-                                           for name, value in zip(("days", "max"), pair)})
+                                           for name, value in zip(("days", "max"), pair, strict=True)})
 
     for kind in kinds:
         setattr(Form, f"days_{kind.id}", FrenchIntegerField(
