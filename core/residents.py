@@ -1,6 +1,8 @@
 """Residents (habitants): people who borrow devices or book a seat. No account, only what is needed.
 
-Shared by both domains: loans lend to residents; the desk books rooms for them.
+Shared by both domains: loans lend to residents; the desk books rooms for them. The use cases on a
+person live here (create, edit, the duplicate check before creating); the lending desk calls them
+(loans/lending.py lend_at_desk, loans/views/residents.py).
 """
 import re
 import unicodedata
@@ -12,6 +14,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .clock import now
 from .db import UTCDateTime
+from .errors import DomainError
+from .events import announce, resident_created, resident_edited
 from .extensions import db
 from .models import Site, User
 
@@ -23,8 +27,19 @@ resident_sites = Table(
 )
 
 
-class ResidentError(Exception):
-    """A rule was broken; the message is the French sentence shown to the person."""
+class ResidentError(DomainError):
+    pass
+
+
+class LikelyDuplicates(ResidentError):
+    """A person with this name (and phone) exists: the agent chooses among `duplicates` or confirms
+    it is someone else. The message sits next to the resident chooser, and the answer is 409."""
+
+    status = 409
+
+    def __init__(self, message, duplicates: list["Resident"]):
+        super().__init__(message, field="resident")
+        self.duplicates = duplicates
 
 
 def fold(text: str) -> str:
@@ -109,12 +124,20 @@ def can_view(user, resident: Resident) -> bool:
     return user.is_admin or bool(resident.site_ids & user.site_ids)
 
 
-def search(user, text: str, limit: int = 10, offset: int = 0, options=()) -> list[Resident]:
-    """2-3 letters of a first or last name, a phone number or a membership number; a page at a time.
+def long_enough(text: str) -> bool:
+    """Two letters of a name or four digits of a phone number: fewer would match half the list."""
+    return len(fold(text)) >= 2 or len(normalise_phone(text)) >= 4
 
-    `options`: loader options for the page (e.g. selectinload(Resident.sites)), to keep a constant query count.
-    """
+
+NAME_ORDER = (Resident.last_name_key, Resident.first_name_key, Resident.id)
+
+
+def search_query(user, text: str):
+    """Residents matching 2-3 letters of a first or last name, a phone number or a membership number
+    (everyone for no text), in name order, among those `user` sees; None when the text is too short."""
     text = (text or "").strip()
+    if not text:
+        return visible_to(user, select(Resident).order_by(*NAME_ORDER))
     key = fold(text)
     conditions = []
     if len(key) >= 2:
@@ -122,8 +145,8 @@ def search(user, text: str, limit: int = 10, offset: int = 0, options=()) -> lis
         if len(words) >= 2:
             # "dupont mar" or "marie dup": both orders.
             a, b = words[0], " ".join(words[1:])
-            conditions.append((Resident.last_name_key.startswith(a) & Resident.first_name_key.startswith(b)))
-            conditions.append((Resident.first_name_key.startswith(a) & Resident.last_name_key.startswith(b)))
+            conditions.append(Resident.last_name_key.startswith(a) & Resident.first_name_key.startswith(b))
+            conditions.append(Resident.first_name_key.startswith(a) & Resident.last_name_key.startswith(b))
         else:
             conditions.append(Resident.last_name_key.startswith(key))
             conditions.append(Resident.first_name_key.startswith(key))
@@ -135,16 +158,18 @@ def search(user, text: str, limit: int = 10, offset: int = 0, options=()) -> lis
     if len(digits) >= 4 and len(re.sub(r"\D", "", text)) >= len(re.sub(r"[\s.+()-]", "", text)) - 1:
         conditions.append(Resident.phone.startswith(digits) if digits.startswith("0") else Resident.phone.contains(digits))
     if not conditions:
-        return []
-    query = (
-        select(Resident)
-        .where(or_(*conditions))
-        .order_by(Resident.last_name_key, Resident.first_name_key, Resident.id)
-        .limit(limit)
-        .offset(offset)
-        .options(*options)
-    )
-    return list(db.session.scalars(visible_to(user, query)))
+        return None
+    return visible_to(user, select(Resident).where(or_(*conditions)).order_by(*NAME_ORDER))
+
+
+def search(user, text: str, page: int = 1, per_page: int = 10) -> tuple[list[Resident], bool]:
+    """Search as you type, a page at a time: (the page's residents, whether more follow). One
+    statement: it reads one row more than the page instead of counting every match."""
+    query = search_query(user, text) if long_enough(text) else None
+    if query is None:
+        return [], False
+    found = list(db.session.scalars(query.limit(per_page + 1).offset((page - 1) * per_page)))
+    return found[:per_page], len(found) > per_page
 
 
 def likely_duplicates(user, first_name: str, last_name: str, phone: str) -> list[Resident]:
@@ -158,10 +183,25 @@ def likely_duplicates(user, first_name: str, last_name: str, phone: str) -> list
     return list(db.session.scalars(visible_to(user, query).limit(5)))
 
 
+def check_not_duplicate(user, first_name: str, last_name: str, phone: str, *, confirmed: bool) -> None:
+    """Before creating a person: refuse with the likely duplicates, unless the agent confirmed."""
+    if confirmed:
+        return
+    duplicates = likely_duplicates(user, first_name, last_name, phone)
+    if duplicates:
+        raise LikelyDuplicates(_("Une personne porte déjà ce nom avec ce numéro : la choisir ?") if phone
+                               else _("Une personne porte déjà ce nom : la choisir ?"), duplicates)
+
+
+def _require_names(first_name, last_name) -> None:
+    if not fold(first_name) or not fold(last_name):
+        raise ResidentError(_("Le prénom et le nom sont obligatoires."), field="last_name")
+
+
 def create_resident(actor, site: Site, *, first_name, last_name, phone="", email="", membership_number="",
                     notes="") -> Resident:
-    if not fold(first_name) or not fold(last_name):
-        raise ResidentError(_("Le prénom et le nom sont obligatoires."))
+    """Register a person at `site`; announces resident_created."""
+    _require_names(first_name, last_name)
     resident = Resident(
         phone=normalise_phone(phone),
         email=(email or "").strip().lower(),
@@ -174,4 +214,22 @@ def create_resident(actor, site: Site, *, first_name, last_name, phone="", email
     resident.sites = [site]
     db.session.add(resident)
     db.session.flush()
+    announce(resident_created, resident_id=resident.id, site_id=site.id)
+    return resident
+
+
+def edit_resident(actor, resident_id: int, *, first_name, last_name, phone="", email="", membership_number="",
+                  notes="") -> Resident:
+    """Change a person's record (staff of one of their sites); announces resident_edited."""
+    resident = db.session.get(Resident, resident_id)
+    if resident is None or not can_view(actor, resident):
+        raise ResidentError(_("Cette personne n'est pas inscrite dans vos structures."))
+    _require_names(first_name, last_name)
+    resident.set_names(first_name, last_name)
+    resident.phone = normalise_phone(phone or "")
+    resident.email = (email or "").strip().lower()
+    resident.membership_number = membership_number or ""
+    resident.notes = notes or ""
+    db.session.flush()
+    announce(resident_edited, resident_id=resident.id)
     return resident

@@ -4,7 +4,8 @@ Import: the file comes from Excel or LibreOffice — separator `;` (French Excel
 without a BOM, or Windows-1252 (older Excel) — with French headers matched without regard to case,
 accents or punctuation ("N° de série" = "Numéro de série"). `read()` turns the bytes into rows with
 their French errors; nothing is written until every row is valid, then `operations.create_devices_in_bulk`
-inserts all rows in one transaction (or none).
+inserts all rows in one transaction (or none): `upload` and `confirm` are
+the two use cases.
 
 Between the preview and the confirmation the uploaded bytes wait in the `device_import_drafts`
 table under a random token bound to the uploader, expiring after DRAFT_LIFETIME: the session cookie
@@ -28,12 +29,13 @@ from sqlalchemy import delete, select
 from core import csv_export
 from core.clock import now
 from core.csv_export import FORMULA_START
+from core.errors import DomainError
 from core.extensions import db
 from core.forms import PHONE
 from core.models import Site, User
 
-from . import tags
-from .forms import check_imei, format_french_price, parse_french_date, parse_french_price
+from . import operations, tags
+from .forms import check_imei, parse_french_price, parse_purchase_date
 from .models import Device, DeviceImportDraft, DeviceKind, DeviceStatus
 
 MAX_ROWS = 20_000
@@ -60,9 +62,11 @@ COLUMNS = [
     Column("kind", "Type", ("type", "typedequipement", "typedemateriel", "categorie"), required=True),
     Column("brand", "Marque", ("marque", "fabricant"), max_length=80),
     Column("model", "Modèle", ("modele",), max_length=120),
-    Column("serial_number", "Numéro de série", ("numerodeserie", "nserie", "nodeserie", "ndeserie", "numeroserie", "serie", "sn"), max_length=120),
+    Column("serial_number", "Numéro de série",
+           ("numerodeserie", "nserie", "nodeserie", "ndeserie", "numeroserie", "serie", "sn"), max_length=120),
     Column("imei", "IMEI", ("imei",)),
-    Column("phone_number", "Numéro de téléphone", ("numerodetelephone", "ndetelephone", "nodetelephone", "telephone", "numerosim", "numerodeligne")),
+    Column("phone_number", "Numéro de téléphone",
+           ("numerodetelephone", "ndetelephone", "nodetelephone", "telephone", "numerosim", "numerodeligne")),
     Column("operator", "Opérateur", ("operateur",), max_length=60),
     Column("data_plan", "Forfait", ("forfait",), max_length=120),
     Column("accessories", "Accessoires", ("accessoires",), max_length=2000),
@@ -92,8 +96,16 @@ STATUS_WORDS = {
 }
 
 
-class FileProblem(ValueError):
+class FileProblem(DomainError):
     """The file as a whole cannot be read (encoding, not a CSV, no header…)."""
+
+
+class ImportRefused(DomainError):
+    """The file cannot be imported as it is: `preview` (when there is one) shows why, row by row."""
+
+    def __init__(self, preview: "ImportPreview | None", message="", *, status=None):
+        super().__init__(message, status=status)
+        self.preview = preview
 
 
 @dataclass
@@ -215,7 +227,8 @@ def parse(content: bytes, filename: str = "") -> ImportPreview:
             if not any(cell.strip() for cell in record):
                 continue
             if len(preview.rows) >= MAX_ROWS:
-                preview.file_errors.append(_("Le fichier a plus de %(n)s lignes : découpez-le en plusieurs fichiers.", n=f"{MAX_ROWS:,}".replace(",", " ")))
+                preview.file_errors.append(_("Le fichier a plus de %(n)s lignes : découpez-le en plusieurs fichiers.",
+                                             n=f"{MAX_ROWS:,}".replace(",", " ")))
                 return preview
             cells = {key: _clean(record[i]) if i < len(record) else "" for key, i in positions.items()}
             preview.rows.append(ImportRow(line=reader.line_num, cells=cells))
@@ -331,7 +344,7 @@ def _check_row(row: ImportRow, user: User, kind_by_word, kind_names, site_by_wor
         errors.append(_("Numéro de téléphone invalide : « %(value)s ».", value=phone))
     values["phone_number"] = phone
     try:
-        values["purchase_date"] = parse_french_date(row.cell("purchase_date"))
+        values["purchase_date"] = parse_purchase_date(row.cell("purchase_date"))
     except ValueError as exc:
         errors.append(_("Date d'achat : %(message)s", message=str(exc)))
     try:
@@ -370,6 +383,34 @@ def device_rows(preview: ImportPreview) -> list[dict]:
         {**row.values, "note": note % {"name": preview.filename or "CSV", "line": row.line}}
         for row in preview.rows
     ]
+
+
+# --- the two steps: preview (the file waits as a draft), then confirmation ------------------------
+
+
+def upload(actor: User, content: bytes, filename: str) -> tuple[ImportPreview, str]:
+    """Check the file and keep it as a draft: (its preview, the draft's token). Nothing imported yet."""
+    preview = read(content, actor, filename)
+    if not preview.ok:
+        raise ImportRefused(preview, status=400)
+    return preview, save_draft(actor, content, filename)
+
+
+def confirm(actor: User, token: str | None) -> tuple[int, str]:
+    """Import the draft checked again (the inventory may have changed since its preview): all rows or
+    none. Returns (how many devices, the file's name)."""
+    draft = load_draft(actor, token) if token else None
+    if draft is None:
+        raise ImportRefused(None, _("Cet aperçu a expiré ou n'existe pas : envoyez de nouveau le fichier."), status=400)
+    preview = read(draft.content, actor, draft.filename)
+    if not preview.ok:  # a serial added meanwhile…: the preview says why
+        raise ImportRefused(preview, status=409)
+    try:
+        count = operations.create_devices_in_bulk(actor, device_rows(preview))
+    except operations.DeviceError as exc:
+        raise ImportRefused(preview, exc.message, status=409) from exc
+    db.session.delete(draft)
+    return count, preview.filename
 
 
 # --- drafts between preview and confirmation ------------------------------------------------------
@@ -416,8 +457,8 @@ def export(devices) -> bytes:
             d.status.label,
             d.condition_notes,
             d.funding,
-            d.purchase_date.strftime("%d/%m/%Y") if d.purchase_date else "",
-            format_french_price(d.purchase_price).replace("\u202f", ""),
+            d.purchase_date,
+            d.purchase_price,
             d.notes,
         )
         for d in devices

@@ -5,7 +5,7 @@ their membership number (DEMO-…); a second run adds nothing. Past events are w
 operations under a frozen clock, so the history reads exactly as if it had happened.
 """
 import random
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -17,7 +17,7 @@ from core.models import Role, User
 from core.residents import Resident, create_resident
 
 from . import lending, operations
-from .models import Device, DeviceStatus
+from .models import Device
 
 MODELS = {
     "laptop": [("Lenovo", "ThinkPad E14", "Chargeur\nHousse\nSouris"), ("HP", "ProBook 440 G8", "Chargeur\nHousse")],
@@ -58,9 +58,9 @@ def _devices(sites, kinds, rng) -> int:
                               purchase_price=Decimal({"laptop": "549.00", "tablet": "229.90", "dongle": "39.00"}[code]))
                 if code == "dongle":
                     fields.update(imei=f"35{s_index:02d}{n:02d}0000{rng.randrange(10**6):06d}"[:15],
-                                  phone_number=f"07 {rng.randrange(10, 99)} {rng.randrange(10, 99)} {rng.randrange(10, 99)} {rng.randrange(10, 99)}",
+                                  phone_number="07 " + " ".join(str(rng.randrange(10, 99)) for _pair in range(4)),
                                   operator=OPERATORS[n % 4], data_plan="50 Go / mois")
-                with clock.frozen(datetime(2021, 1, 11, 9, 0, tzinfo=timezone.utc)):
+                with clock.frozen(datetime(2021, 1, 11, 9, 0, tzinfo=UTC)):
                     operations.create_device(None, site, kinds[code], **fields)
                 created += 1
     db.session.flush()
@@ -91,7 +91,7 @@ def _residents_and_loans(sites, rng) -> tuple[int, int]:
             residents_created += 1
         db.session.flush()
         devices = db.session.scalars(
-            select(Device).where(Device.home_site_id == site.id, Device.status == DeviceStatus.available).order_by(Device.id)
+            select(Device).where(Device.home_site_id == site.id, Device.is_available).order_by(Device.id)
         ).all()
         # A year of past loans, one after another on each device.
         for d_index, device in enumerate(devices):
@@ -130,4 +130,4 @@ def _residents_and_loans(sites, rng) -> tuple[int, int]:
 
 
 def _at(day: date, hour: int) -> datetime:
-    return datetime.combine(day, time(hour, 0), tzinfo=PARIS).astimezone(timezone.utc)
+    return datetime.combine(day, time(hour, 0), tzinfo=PARIS).astimezone(UTC)

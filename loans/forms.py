@@ -1,9 +1,9 @@
 """Forms of the inventory, and the French readings of dates and amounts they share with the CSV import."""
 import re
 from datetime import date
-from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
+from decimal import Decimal
 
+from babel.numbers import format_decimal, parse_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
@@ -11,49 +11,27 @@ from wtforms import BooleanField, Field, HiddenField, SelectField, StringField, 
 from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 from wtforms.widgets import TextInput
 
-from core.clock import now
+from core.clock import today
 from core.forms import PHONE, BaseForm
+from core.input import parse_french_date
 
-PARIS = ZoneInfo("Europe/Paris")
-OLDEST_PURCHASE = date(1980, 1, 1)
+LOCALE = "fr_FR"
 MAX_PRICE = Decimal("99999999.99")  # Numeric(10, 2)
 
 
 # --- French readings (raise ValueError with the French sentence to show) ----------------------
 
-_DATE_FR = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
-_DATE_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
-
-def today_in_paris() -> date:
-    return now().astimezone(PARIS).date()
-
-
-def parse_french_date(raw: str) -> date | None:
-    """'25/12/2023' (also 25-12-2023, 25.12.2023, or 2023-12-25 from a date picker) → date.
-
-    A past date only: a purchase date in the future is a typing mistake.
-    """
-    text = (raw or "").strip()
-    if not text:
-        return None
-    match = _DATE_FR.match(text)
-    if match:
-        day, month, year = (int(part) for part in match.groups())
-    else:
-        match = _DATE_ISO.match(text)
-        if not match:
-            raise ValueError(_("Date illisible : « %(value)s ». Écrivez-la sous la forme jj/mm/aaaa, par exemple 25/09/2023.", value=text))
-        year, month, day = (int(part) for part in match.groups())
-    try:
-        value = date(year, month, day)
-    except ValueError:
-        raise ValueError(_("Cette date n'existe pas : « %(value)s ».", value=text)) from None
-    if value > today_in_paris():
+def parse_purchase_date(raw: str) -> date | None:
+    """A purchase date as a person types it (core.input.parse_french_date): a past date only, since
+    a purchase date in the future is a typing mistake."""
+    value = parse_french_date(raw)
+    if value is not None and value > today():
         raise ValueError(_("La date d'achat ne peut pas être dans le futur."))
-    if value < OLDEST_PURCHASE:
-        raise ValueError(_("Date d'achat trop ancienne : « %(value)s ».", value=text))
     return value
+
+
+_SPACES = re.compile(r"[\s\u00a0\u202f']")
 
 
 def parse_french_price(raw: str) -> Decimal | None:
@@ -61,21 +39,14 @@ def parse_french_price(raw: str) -> Decimal | None:
     text = (raw or "").strip()
     if not text:
         return None
-    compact = re.sub(r"[\s\u00a0\u202f']", "", text).removesuffix("€").removeprefix("€")
+    compact = _SPACES.sub("", text).removesuffix("€").removeprefix("€")
     if "," in compact and "." in compact:
         # The last separator is the decimal one, the other groups thousands.
-        if compact.rfind(",") > compact.rfind("."):
-            compact = compact.replace(".", "").replace(",", ".")
-        else:
-            compact = compact.replace(",", "")
-    else:
-        compact = compact.replace(",", ".")
-    if not re.fullmatch(r"-?\d+(\.\d+)?", compact):
+        thousands = "." if compact.rfind(",") > compact.rfind(".") else ","
+        compact = compact.replace(thousands, "")
+    if not re.fullmatch(r"-?[0-9]+([.,][0-9]+)?", compact):  # no exponent, no stray sign or letter
         raise ValueError(_("Montant illisible : « %(value)s ». Écrivez par exemple 349,90.", value=text))
-    try:
-        value = Decimal(compact)
-    except InvalidOperation:
-        raise ValueError(_("Montant illisible : « %(value)s ». Écrivez par exemple 349,90.", value=text)) from None
+    value = parse_decimal(compact.replace(".", ","), locale=LOCALE)
     if value < 0:
         raise ValueError(_("Le prix ne peut pas être négatif."))
     if value > MAX_PRICE:  # first: quantize() fails on more digits than the decimal context holds
@@ -86,14 +57,8 @@ def parse_french_price(raw: str) -> Decimal | None:
 
 
 def format_french_price(value: Decimal | None) -> str:
-    if value is None:
-        return ""
-    units, cents = f"{value:.2f}".split(".")
-    groups = []
-    while units:
-        groups.insert(0, units[-3:])
-        units = units[:-3]
-    return "\u202f".join(groups) + "," + cents
+    """Decimal('1234.5') → '1 234,50' (a narrow no-break space between the thousands)."""
+    return "" if value is None else format_decimal(value, format="#,##0.00", locale=LOCALE)
 
 
 def check_imei(raw: str) -> str:
@@ -119,7 +84,7 @@ class FrenchDateField(Field):
     def process_formdata(self, valuelist):
         if valuelist:
             self.data = None
-            self.data = parse_french_date(valuelist[0])
+            self.data = parse_purchase_date(valuelist[0])
 
 
 class FrenchDecimalField(Field):
@@ -181,13 +146,15 @@ class DeviceForm(BaseForm):
     )
     brand = StringField(_l("Marque"), filters=[_strip], validators=[Length(max=80, message=_l("80 caractères au plus."))])
     model = StringField(_l("Modèle"), filters=[_strip], validators=[Length(max=120, message=_l("120 caractères au plus."))])
-    serial_number = StringField(_l("Numéro de série"), filters=[_strip], validators=[Length(max=120, message=_l("120 caractères au plus."))])
+    serial_number = StringField(_l("Numéro de série"), filters=[_strip],
+                                validators=[Length(max=120, message=_l("120 caractères au plus."))])
     imei = StringField(_l("IMEI"), filters=[_strip])
     phone_number = StringField(_l("Numéro de téléphone de la carte SIM"), filters=[_strip], validators=[Optional(), PHONE])
     operator = StringField(_l("Opérateur"), filters=[_strip], validators=[Length(max=60, message=_l("60 caractères au plus."))])
     data_plan = StringField(_l("Forfait"), filters=[_strip], validators=[Length(max=120, message=_l("120 caractères au plus."))])
     accessories = TextAreaField(_l("Accessoires (un par ligne)"), validators=[Length(max=2000, message=_l("2 000 caractères au plus."))])
-    condition_notes = TextAreaField(_l("État du matériel"), filters=[_strip], validators=[Length(max=2000, message=_l("2 000 caractères au plus."))])
+    condition_notes = TextAreaField(_l("État du matériel"), filters=[_strip],
+                                    validators=[Length(max=2000, message=_l("2 000 caractères au plus."))])
     funding = StringField(_l("Financement"), filters=[_strip], validators=[Length(max=120, message=_l("120 caractères au plus."))])
     purchase_date = FrenchDateField(_l("Date d'achat"))
     purchase_price = FrenchDecimalField(_l("Prix d'achat (en euros)"))

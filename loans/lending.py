@@ -1,4 +1,9 @@
-"""Lending rules: lend, take back, extend, declare lost during a loan, found again.
+"""Lending rules and the desk's use cases: lend (at the desk, with a new person in the same form),
+take back, extend, declare lost during a loan, found again, replace a missing accessory.
+
+Each use case takes plain values and the actor, raises LoanError (a DomainError) for a broken rule,
+flushes without committing (the view's core.answers.attempt commits) and announces its event
+(core/events.py), delivered once the transaction is kept.
 
 Each verb locks the device row first (SELECT … FOR UPDATE on PostgreSQL; on SQLite the
 transaction already holds the write lock, see core/db.py), re-checks the state, then writes
@@ -18,14 +23,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from core import hours, residents
-from core.clock import PARIS, local_now, now
+from core.clock import PARIS, now, today
 from core.db import is_unique_violation
+from core.errors import DomainError
+from core.events import announce, device_found_again, loan_declared_lost, loan_extended, loan_lent, loan_returned
 from core.extensions import db
 from core.models import Site, User
 from core.residents import Resident
 
 from .models import Device, DeviceAction, DeviceKind, DeviceStatus, Loan, LoanOutcome, LoanPolicy, MissingAccessory
-from .operations import DeviceError, lock_device, record
+from .operations import lock_device, record
 
 DEFAULT_DAYS = {"laptop": 14, "tablet": 14, "dongle": 30}
 FALLBACK_DAYS = 14
@@ -34,21 +41,21 @@ MAX_LOAN_DAYS = 366
 NOT_LENDABLE = {
     DeviceStatus.on_loan: _l("Cet équipement est déjà en prêt. Reprenez-le d'abord s'il vient d'être rendu."),
     DeviceStatus.in_repair: _l("Cet équipement est en réparation : il ne peut pas être prêté. Choisissez-en un autre."),
-    DeviceStatus.lost: _l("Cet équipement est déclaré perdu : il ne peut pas être prêté. S'il est retrouvé, enregistrez-le d'abord comme retrouvé."),
+    DeviceStatus.lost: _l("Cet équipement est déclaré perdu : il ne peut pas être prêté. "
+                          "S'il est retrouvé, enregistrez-le d'abord comme retrouvé."),
     DeviceStatus.retired: _l("Cet équipement est réformé : il ne peut plus être prêté."),
 }
 
 
-class LoanError(DeviceError):
-    """A lending rule was broken; the message is the French sentence shown to the person."""
-
-    def __init__(self, message, field=None):
-        super().__init__(message)
-        self.field = field
+class LoanError(DomainError):
+    pass
 
 
-def today() -> date:
-    return local_now().date()
+class OverLimit(LoanError):
+    """The resident already holds the site's limit of this kind: a refusal (409) next to the
+    override reason, which only a manager may give (can_override_limit)."""
+
+    status = 409
 
 
 # --- who may do what -------------------------------------------------------------------------
@@ -88,7 +95,7 @@ def can_declare_lost(user: User, loan: Loan) -> bool:
 
 def can_find_again(user: User, device: Device) -> bool:
     """A lost device may be brought to any desk of the network, like a return."""
-    return user.is_authenticated and device.status is DeviceStatus.lost and (user.is_admin or bool(user.site_ids))
+    return user.is_authenticated and device.is_lost and (user.is_admin or bool(user.site_ids))
 
 
 def days_late(loan: Loan) -> int:
@@ -123,6 +130,24 @@ def due_date_warning(site_id: int, due_on: date) -> str | None:
     return hours.closed_day_warning(db.session.get(Site, site_id), due_on)
 
 
+def site_policies(site_id: int, kinds: list[DeviceKind]) -> dict[int, tuple[int, int]]:
+    """kind id → (default loan days, max per resident) at a site, defaults included (one query)."""
+    saved = {p.kind_id: p for p in db.session.scalars(select(LoanPolicy).where(LoanPolicy.site_id == site_id))}
+    return {
+        kind.id: (saved[kind.id].default_days, saved[kind.id].max_per_resident) if kind.id in saved
+        else (DEFAULT_DAYS.get(kind.code, FALLBACK_DAYS), 1)
+        for kind in kinds
+    }
+
+
+def set_policies(actor: User, site_id: int, rules: dict[int, tuple[int, int]]) -> None:
+    """The site's loan rules form: kind id → (default loan days, max per resident), set by its managers."""
+    if not (actor.is_manager and actor.can_access_site(site_id)):
+        raise LoanError(_("Seuls les responsables de la structure peuvent changer ses règles de prêt."))
+    for kind_id, (default_days, max_per_resident) in rules.items():
+        set_policy(site_id, kind_id, default_days, max_per_resident)
+
+
 def set_policy(site_id: int, kind_id: int, default_days: int, max_per_resident: int) -> LoanPolicy:
     policy = db.session.scalar(select(LoanPolicy).where(LoanPolicy.site_id == site_id, LoanPolicy.kind_id == kind_id))
     if policy is None:
@@ -138,7 +163,7 @@ def set_policy(site_id: int, kind_id: int, default_days: int, max_per_resident: 
 
 
 def open_loan(device_id: int) -> Loan | None:
-    return db.session.scalar(select(Loan).where(Loan.device_id == device_id, Loan.closed_at.is_(None)))
+    return db.session.scalar(select(Loan).where(Loan.device_id == device_id, Loan.is_open))
 
 
 def find_by_form_key(form_key: str) -> Loan | None:
@@ -151,7 +176,7 @@ def open_loans_of_kind(resident_id: int, kind_id: int, site_id: int) -> int:
         .join(Device, Device.id == Loan.device_id)
         .where(
             Loan.resident_id == resident_id,
-            Loan.closed_at.is_(None),
+            Loan.is_open,
             Loan.site_id == site_id,
             Device.kind_id == kind_id,
         )
@@ -185,7 +210,7 @@ def loans_at_desk(user: User, resident_ids: list[int], device: Device | None = N
         select(Loan.resident_id, Loan.site_id, Loan.due_on, Device.tag, Device.kind_id, DeviceKind.name)
         .join(Device, Device.id == Loan.device_id)
         .join(DeviceKind, DeviceKind.id == Device.kind_id)
-        .where(Loan.closed_at.is_(None), Loan.resident_id.in_(resident_ids))
+        .where(Loan.is_open, Loan.resident_id.in_(resident_ids))
         .order_by(Loan.due_on, Loan.id)
     )
     if not user.is_admin:
@@ -212,7 +237,7 @@ def lock_resident(resident_id: int) -> None:
 # --- operations ------------------------------------------------------------------------------
 
 
-def lend(
+def _lend(
     actor: User,
     device_id: int,
     resident: Resident,
@@ -223,21 +248,21 @@ def lend(
     condition: str = "",
     form_key: str | None = None,
     override_reason: str = "",
-) -> Loan:
-    """Lend a device. A repeated submission of the same form returns the loan it created."""
+) -> tuple[Loan, bool]:
+    """Lend a device: (the loan, True), or (the loan it made, False) for a form already handled."""
     existing = find_by_form_key(form_key)
     if existing is not None:
-        return existing
+        return existing, False
     device = lock_device(device_id)
     # Asked again under the device's lock: a copy of this form sent at the same instant (a double
     # click) may have lent the device while we waited; it is this agent's own loan, not a refusal.
     existing = find_by_form_key(form_key)
     if existing is not None:
-        return existing
+        return existing, False
     site_id = device.current_site_id
     if not actor.can_access_site(site_id):
         raise LoanError(_("Cet équipement est dans une autre structure : il ne peut être prêté que là-bas."))
-    if device.status is not DeviceStatus.available:
+    if not device.is_available:
         raise LoanError(str(NOT_LENDABLE[device.status]))
     if not residents.can_view(actor, resident):
         raise LoanError(_("Cette personne n'est pas inscrite dans vos structures."), field="resident")
@@ -260,16 +285,17 @@ def lend(
     override_reason = (override_reason or "").strip()
     lock_resident(resident.id)
     if open_loans_of_kind(resident.id, device.kind_id, site_id) >= limit:
+        manager = can_override_limit(actor)
         if not override_reason:
-            raise LoanError(
+            raise OverLimit(
                 _("Cette personne a déjà %(n)s %(kind)s en prêt ici (limite : %(n)s).", n=limit, kind=device.kind.name.lower())
                 + " "
-                + (_("Pour dépasser la limite, indiquez une raison.") if can_override_limit(actor)
+                + (_("Pour dépasser la limite, indiquez une raison.") if manager
                    else _("Seul un responsable peut dépasser cette limite.")),
-                field="override_reason",
+                field="override_reason" if manager else None,  # only a manager is shown the reason field
             )
-        if not can_override_limit(actor):
-            raise LoanError(_("Seul un responsable peut dépasser cette limite."), field="override_reason")
+        if not manager:
+            raise OverLimit(_("Seul un responsable peut dépasser cette limite."))
 
     started = now()
     loan = Loan(
@@ -294,7 +320,7 @@ def lend(
             raise
         existing = find_by_form_key(form_key)
         if existing is not None:
-            return existing
+            return existing, False
         raise LoanError(str(NOT_LENDABLE[DeviceStatus.on_loan])) from exc
     device.status = DeviceStatus.on_loan
     resident.charter_accepted_at = started
@@ -307,7 +333,84 @@ def lend(
                    to_status=DeviceStatus.on_loan, note=note)
     event.loan = loan
     db.session.flush()
-    return loan
+    announce(loan_lent, loan_id=loan.id, device_id=device.id, resident_id=resident.id, site_id=site_id, due_on=due_on)
+    return loan, True
+
+
+def lend(actor: User, device_id: int, resident: Resident, **terms) -> Loan:
+    """Lend a device (the rules of _lend). A repeated submission of the same form returns the loan it created."""
+    return _lend(actor, device_id, resident, **terms)[0]
+
+
+@dataclass(frozen=True)
+class DeskLoan:
+    loan: Loan
+    replayed: bool  # the form had already been handled: nothing new was lent
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    """The person typed into the lend form, registered with the loan."""
+
+    first_name: str
+    last_name: str
+    phone: str = ""
+    email: str = ""
+    membership_number: str = ""
+    confirmed: bool = False  # the agent said it is not one of the likely duplicates
+
+
+def lend_at_desk(
+    actor: User,
+    device_id: int,
+    *,
+    resident_id: int | None = None,
+    new_person: NewPerson | None = None,
+    due_on: date,
+    accessories: list[str],
+    charter_method: str | None,
+    condition: str = "",
+    form_key: str | None = None,
+    override_reason: str = "",
+) -> DeskLoan:
+    """The lend form: to a chosen resident (`resident_id`) or to a person registered in the same form
+    (`new_person`: refused with residents.LikelyDuplicates when they may already exist).
+
+    A form already handled (same form_key) returns its loan and changes nothing: a person typed in
+    it again is not registered a second time.
+    """
+    done = find_by_form_key(form_key)
+    if done is not None:
+        return DeskLoan(done, replayed=True)
+    if not can_override_limit(actor):
+        override_reason = ""  # only a manager's reason lifts the limit
+    terms = dict(due_on=due_on, accessories=accessories, charter_method=charter_method, condition=condition,
+                 form_key=form_key, override_reason=override_reason)
+    if new_person is None:
+        resident = db.session.scalar(residents.visible_to(actor, select(Resident).where(Resident.id == resident_id)))
+        if resident is None:
+            raise LoanError(_("Cette personne n'est pas inscrite dans vos structures : cherchez-la à nouveau."),
+                            field="resident")
+        loan, made = _lend(actor, device_id, resident, **terms)
+        return DeskLoan(loan, replayed=not made)
+    residents.check_not_duplicate(actor, new_person.first_name, new_person.last_name, new_person.phone,
+                                  confirmed=new_person.confirmed)
+    device = db.session.get(Device, device_id)
+    if device is None:
+        raise LoanError(_("Cet équipement n'existe pas."))
+    # In a savepoint: when a copy of this form sent at the same instant made the loan first, lend()
+    # returns that loan and the person registered here is dropped with the savepoint.
+    savepoint = db.session.begin_nested()
+    created = residents.create_resident(
+        actor, device.current_site, first_name=new_person.first_name, last_name=new_person.last_name,
+        phone=new_person.phone, email=new_person.email, membership_number=new_person.membership_number,
+    )
+    loan, made = _lend(actor, device_id, created, **terms)
+    if made:
+        savepoint.commit()
+    else:
+        savepoint.rollback()
+    return DeskLoan(loan, replayed=not made)
 
 
 def take_back(
@@ -324,7 +427,7 @@ def take_back(
     if not actor.can_access_site(site_id):
         raise LoanError(_("Choisissez une de vos structures."), field="site")
     device = lock_device(device_id)
-    if device.status is not DeviceStatus.on_loan:
+    if not device.is_on_loan:
         raise LoanError(_("Cet équipement n'est pas en prêt : il n'y a rien à reprendre."))
     loan = open_loan(device.id)
     if loan is None:  # status and loans disagree: never expected, refuse rather than guess
@@ -361,6 +464,7 @@ def take_back(
                    to_status=device.status, note=" ; ".join(parts))
     event.loan = loan
     db.session.flush()
+    announce(loan_returned, loan_id=loan.id, device_id=device.id, resident_id=loan.resident_id, site_id=site_id)
     return loan
 
 
@@ -386,6 +490,7 @@ def extend(actor: User, device_id: int, *, new_due_on: date, agreed_by: str) -> 
                           new=new_due_on.strftime("%d/%m/%Y"), who=agreed_by))
     event.loan = loan
     db.session.flush()
+    announce(loan_extended, loan_id=loan.id, device_id=device.id, resident_id=loan.resident_id, due_on=new_due_on)
     return loan
 
 
@@ -393,7 +498,7 @@ def declare_lost(actor: User, device_id: int, *, note: str = "") -> Loan:
     """The resident reports the device lost: the loan closes, the device is lost."""
     device = lock_device(device_id)
     loan = open_loan(device.id)
-    if device.status is not DeviceStatus.on_loan or loan is None:
+    if not device.is_on_loan or loan is None:
         raise LoanError(_("Cet équipement n'est pas en prêt. Pour un équipement perdu à la structure, utilisez l'inventaire."))
     if not actor.can_access_site(loan.site_id) and not actor.can_access_site(device.home_site_id):
         raise LoanError(_("Seule la structure qui a prêté l'équipement peut le déclarer perdu."))
@@ -406,6 +511,7 @@ def declare_lost(actor: User, device_id: int, *, note: str = "") -> Loan:
                    to_status=DeviceStatus.lost, note=(note or "").strip())
     event.loan = loan
     db.session.flush()
+    announce(loan_declared_lost, loan_id=loan.id, device_id=device.id, resident_id=loan.resident_id)
     return loan
 
 
@@ -414,13 +520,14 @@ def found_again(actor: User, device_id: int, *, site_id: int, note: str = "") ->
     if not actor.can_access_site(site_id):
         raise LoanError(_("Choisissez une de vos structures."), field="site")
     device = lock_device(device_id)
-    if device.status is not DeviceStatus.lost:
+    if not device.is_lost:
         raise LoanError(_("Cet équipement n'est pas déclaré perdu."))
     device.status = DeviceStatus.available
     device.current_site_id = site_id
     record(device, actor, site_id, DeviceAction.found, from_status=DeviceStatus.lost,
            to_status=DeviceStatus.available, note=(note or "").strip())
     db.session.flush()
+    announce(device_found_again, device_id=device.id, site_id=site_id)
     return device
 
 
@@ -431,7 +538,7 @@ def replace_accessory(actor: User, device_id: int, name: str) -> Device:
         raise LoanError(_("Seul le personnel des structures de cet équipement peut noter un accessoire remplacé."))
     missing = next((m for m in device.missing_accessories if m.name == name), None)
     if missing is None:
-        raise LoanError(_("Cet accessoire n'est pas noté manquant : rien à remplacer."), field="accessory")
+        raise LoanError(_("Cet accessoire n'est pas noté manquant : rien à remplacer."))
     device.missing_accessories.remove(missing)
     site_id = device.current_site_id if actor.can_access_site(device.current_site_id) else device.home_site_id
     record(device, actor, site_id, DeviceAction.accessory_replaced, from_status=device.status, to_status=device.status,

@@ -13,6 +13,8 @@ from core import forms as core_forms
 from core.forms import PHONE, BaseForm, resident_phone_digits, strip
 from core.input import parse_id
 
+from .lending import NewPerson
+
 
 class MultiCheckboxField(core_forms.MultiCheckboxField):
     """A list of checkboxes (accessories); a value that is not in the list gets a French message."""
@@ -110,6 +112,26 @@ class LendForm(BaseForm):
         if parse_id(field.data) is None:
             raise ValidationError(_l("Choisissez la personne dans la liste."))
 
+    def loan_terms(self) -> dict:
+        """What lending.lend_at_desk needs from the form: the person (chosen, or new) and the loan's terms."""
+        new_person = None
+        if self.wants_new_resident:
+            new_person = NewPerson(
+                first_name=self.first_name.data, last_name=self.last_name.data, phone=self.phone.data or "",
+                email=self.email.data or "", membership_number=self.membership_number.data or "",
+                confirmed=bool(self.confirm_new.data),
+            )
+        return dict(
+            resident_id=None if new_person else parse_id(self.resident.data),
+            new_person=new_person,
+            due_on=self.due_on.data,
+            accessories=self.accessories.data or [],
+            charter_method=self.charter.data,
+            condition=self.condition.data or "",
+            form_key=self.form_key.data or None,
+            override_reason=self.override_reason.data or "",
+        )
+
     def validate_first_name(self, field):
         if self.wants_new_resident and not field.data:
             raise ValidationError(_l("Indiquez le prénom de la nouvelle personne."))
@@ -175,12 +197,24 @@ class ResidentForm(BaseForm):
 class PolicyForm(BaseForm):
     """One row per kind of device, named days_<kind_id> / max_<kind_id>; built by policy_form()."""
 
+    kinds = ()
 
-def policy_form(kinds, **kwargs):
-    """A form with two fields per kind of device: default days (0-365) and max per resident (1-10)."""
+    def rules(self) -> dict[int, tuple[int, int]]:
+        """kind id → (default days, max per resident), as lending.set_policies takes them."""
+        return {kind.id: (self[f"days_{kind.id}"].data, self[f"max_{kind.id}"].data) for kind in self.kinds}
+
+
+def policy_form(kinds, rules=None, **kwargs):
+    """A form with two fields per kind of device: default days (0-365) and max per resident (1-10);
+    `rules` (kind id → (days, max)) fills it, else the posted form does."""
 
     class Form(PolicyForm):
         pass
+
+    Form.kinds = tuple(kinds)
+    if rules is not None:
+        kwargs.update(formdata=None, data={f"{name}_{kind_id}": value for kind_id, pair in rules.items()
+                                           for name, value in zip(("days", "max"), pair, strict=True)})
 
     for kind in kinds:
         setattr(Form, f"days_{kind.id}", FrenchIntegerField(

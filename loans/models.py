@@ -1,76 +1,59 @@
 """Devices, their kinds and their history."""
-import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, Enum, ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint, event, text
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    text,
+)
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.clock import PARIS, now
 from core.db import UTCDateTime
+from core.enums import LabelledEnum
 from core.extensions import db
 from core.models import Site, User
 from core.residents import Resident
 
 
-class DeviceStatus(enum.Enum):
-    available = "available"
-    on_loan = "on_loan"
-    in_repair = "in_repair"
-    lost = "lost"
-    retired = "retired"
-
-    @property
-    def label(self):
-        from flask_babel import gettext as _
-
-        return {
-            DeviceStatus.available: _("Disponible"),
-            DeviceStatus.on_loan: _("En prêt"),
-            DeviceStatus.in_repair: _("En réparation"),
-            DeviceStatus.lost: _("Perdu"),
-            DeviceStatus.retired: _("Réformé"),
-        }[self]
+class DeviceStatus(LabelledEnum):
+    available = "available", _l("Disponible")
+    on_loan = "on_loan", _l("En prêt")
+    in_repair = "in_repair", _l("En réparation")
+    lost = "lost", _l("Perdu")
+    retired = "retired", _l("Réformé")
 
 
-class DeviceAction(enum.Enum):
-    """What a history row records. Loans add lend / take_back / extend later."""
+class DeviceAction(LabelledEnum):
+    """What a history row records: inventory actions, then the desk's (lend, take back, extend…)."""
 
-    created = "created"
-    imported = "imported"
-    edited = "edited"
-    send_to_repair = "send_to_repair"
-    back_from_repair = "back_from_repair"
-    declare_lost = "declare_lost"
-    found = "found"
-    retire = "retire"
-    transfer = "transfer"
-    lend = "lend"
-    take_back = "take_back"
-    extend = "extend"
-    loan_lost = "loan_lost"
-    accessory_replaced = "accessory_replaced"
-
-    @property
-    def label(self):
-        from flask_babel import gettext as _
-
-        return {
-            DeviceAction.created: _("Ajouté à l'inventaire"),
-            DeviceAction.imported: _("Importé depuis un fichier"),
-            DeviceAction.edited: _("Fiche modifiée"),
-            DeviceAction.send_to_repair: _("Envoyé en réparation"),
-            DeviceAction.back_from_repair: _("Revenu de réparation"),
-            DeviceAction.declare_lost: _("Déclaré perdu"),
-            DeviceAction.found: _("Retrouvé"),
-            DeviceAction.retire: _("Réformé"),
-            DeviceAction.transfer: _("Transféré vers une autre structure"),
-            DeviceAction.lend: _("Prêté"),
-            DeviceAction.take_back: _("Rendu"),
-            DeviceAction.extend: _("Prêt prolongé"),
-            DeviceAction.loan_lost: _("Déclaré perdu pendant un prêt"),
-            DeviceAction.accessory_replaced: _("Accessoire remplacé"),
-        }[self]
+    created = "created", _l("Ajouté à l'inventaire")
+    imported = "imported", _l("Importé depuis un fichier")
+    edited = "edited", _l("Fiche modifiée")
+    send_to_repair = "send_to_repair", _l("Envoyé en réparation")
+    back_from_repair = "back_from_repair", _l("Revenu de réparation")
+    declare_lost = "declare_lost", _l("Déclaré perdu")
+    found = "found", _l("Retrouvé")
+    retire = "retire", _l("Réformé")
+    transfer = "transfer", _l("Transféré vers une autre structure")
+    lend = "lend", _l("Prêté")
+    take_back = "take_back", _l("Rendu")
+    extend = "extend", _l("Prêt prolongé")
+    loan_lost = "loan_lost", _l("Déclaré perdu pendant un prêt")
+    accessory_replaced = "accessory_replaced", _l("Accessoire remplacé")
 
 
 class DeviceKind(db.Model):
@@ -123,9 +106,6 @@ class Device(db.Model):
     kind: Mapped[DeviceKind] = relationship(lazy="joined", innerjoin=True)
     home_site: Mapped[Site] = relationship(foreign_keys=[home_site_id])
     current_site: Mapped[Site] = relationship(foreign_keys=[current_site_id])
-    events: Mapped[list["DeviceEvent"]] = relationship(
-        back_populates="device", order_by="DeviceEvent.at.desc(), DeviceEvent.id.desc()"
-    )
     # Accessories that did not come back from a loan, until someone records them replaced.
     missing_accessories: Mapped[list["MissingAccessory"]] = relationship(
         back_populates="device", order_by="MissingAccessory.since, MissingAccessory.id",
@@ -157,20 +137,24 @@ class Device(db.Model):
     def away_from_home(self) -> bool:
         return self.current_site_id != self.home_site_id
 
-    @property
-    def is_available(self):
-        return self.status is DeviceStatus.available
+    # State tests, in Python (device.is_available) and in SQL (.where(Device.is_available)).
+    @hybrid_property
+    def is_available(self) -> bool:
+        return self.status == DeviceStatus.available
 
-    @property
-    def is_on_loan(self):
-        return self.status is DeviceStatus.on_loan
+    @hybrid_property
+    def is_on_loan(self) -> bool:
+        return self.status == DeviceStatus.on_loan
+
+    @hybrid_property
+    def is_lost(self) -> bool:
+        return self.status == DeviceStatus.lost
 
     def __repr__(self):
         return f"<Device {self.tag} {self.status.value}>"
 
 
-# Statuses in which a device cannot be lent: the reports leave these days out of the use rate.
-OUT_OF_SERVICE = ("in_repair", "lost", "retired")
+# The changes into and out of the statuses in which a device cannot be lent (reports/queries.py).
 SERVICE_EVENTS = (
     "from_status IN ('in_repair', 'lost', 'retired') OR to_status IN ('in_repair', 'lost', 'retired')"
 )
@@ -208,7 +192,7 @@ class DeviceEvent(db.Model):
     to_site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
     note: Mapped[str] = mapped_column(Text, default="")
 
-    device: Mapped[Device] = relationship(back_populates="events")
+    device: Mapped[Device] = relationship()
     actor: Mapped[User | None] = relationship()
     site: Mapped[Site] = relationship(foreign_keys=[site_id])
     to_site: Mapped[Site | None] = relationship(foreign_keys=[to_site_id])
@@ -231,9 +215,9 @@ class MissingAccessory(db.Model):
     device: Mapped[Device] = relationship(back_populates="missing_accessories")
 
 
-class LoanOutcome(enum.Enum):
-    returned = "returned"
-    lost = "lost"
+class LoanOutcome(LabelledEnum):
+    returned = "returned", _l("Rendu")
+    lost = "lost", _l("Perdu")
 
 
 class Loan(db.Model):
@@ -296,9 +280,15 @@ class Loan(db.Model):
     lent_by: Mapped[User | None] = relationship(foreign_keys=[lent_by_id])
     closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])
 
-    @property
-    def is_open(self):
+    @hybrid_property
+    def is_open(self) -> bool:
+        """Still out: in Python (loan.is_open) and in SQL (.where(Loan.is_open), closed_at IS NULL)."""
         return self.closed_at is None
+
+    @is_open.inplace.expression
+    @classmethod
+    def _is_open_expression(cls):
+        return cls.closed_at.is_(None)
 
     @property
     def accessories_out_list(self):

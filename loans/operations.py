@@ -1,7 +1,9 @@
-"""Inventory rules: creating devices and the named status actions.
+"""Inventory rules and use cases: add and edit a device, the named status actions (send to repair,
+back from repair, declare lost, retire, transfer), device kinds, the bulk insert of a CSV import.
 
-Each action is one verb with a can_<verb> predicate that views and templates share. Operations
-flush; the request commits. Every change writes a DeviceEvent (who, when, what, which site).
+Each action is one verb with a can_<verb> predicate that views and templates share. Use cases raise
+DeviceError (a DomainError) and flush; the view's core.answers.attempt commits. Every change writes
+a DeviceEvent (who, when, what, which site).
 """
 from dataclasses import dataclass
 
@@ -12,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.clock import now
 from core.db import is_unique_violation
+from core.errors import DomainError
 from core.extensions import db
 from core.models import Site, User
 
@@ -19,8 +22,11 @@ from . import tags
 from .models import Device, DeviceAction, DeviceEvent, DeviceKind, DeviceStatus
 
 
-class DeviceError(Exception):
-    """A rule was broken; the message is the French sentence shown to the person."""
+class DeviceError(DomainError):
+    pass
+
+
+SERIAL_TAKEN = _l("Ce numéro de série est déjà dans l'inventaire.")
 
 
 # --- who may do what -------------------------------------------------------------------------
@@ -50,11 +56,16 @@ class Transition:
 
 S = DeviceStatus
 TRANSITIONS = {
-    "send_to_repair": Transition(DeviceAction.send_to_repair, (S.available,), S.in_repair, _l("Envoyer en réparation"), _l("Équipement %(tag)s envoyé en réparation.")),
-    "back_from_repair": Transition(DeviceAction.back_from_repair, (S.in_repair,), S.available, _l("Retour de réparation"), _l("Équipement %(tag)s revenu de réparation : il est disponible.")),
-    "declare_lost": Transition(DeviceAction.declare_lost, (S.available, S.in_repair), S.lost, _l("Déclarer perdu"), _l("Équipement %(tag)s déclaré perdu.")),
-    "retire": Transition(DeviceAction.retire, (S.available, S.in_repair, S.lost), S.retired, _l("Réformer"), _l("Équipement %(tag)s réformé.")),
-    "transfer": Transition(DeviceAction.transfer, (S.available,), None, _l("Transférer vers une autre structure"), _l("Équipement %(tag)s transféré vers %(site)s.")),
+    "send_to_repair": Transition(DeviceAction.send_to_repair, (S.available,), S.in_repair,
+                                 _l("Envoyer en réparation"), _l("Équipement %(tag)s envoyé en réparation.")),
+    "back_from_repair": Transition(DeviceAction.back_from_repair, (S.in_repair,), S.available, _l("Retour de réparation"),
+                                   _l("Équipement %(tag)s revenu de réparation : il est disponible.")),
+    "declare_lost": Transition(DeviceAction.declare_lost, (S.available, S.in_repair), S.lost,
+                               _l("Déclarer perdu"), _l("Équipement %(tag)s déclaré perdu.")),
+    "retire": Transition(DeviceAction.retire, (S.available, S.in_repair, S.lost), S.retired,
+                         _l("Réformer"), _l("Équipement %(tag)s réformé.")),
+    "transfer": Transition(DeviceAction.transfer, (S.available,), None, _l("Transférer vers une autre structure"),
+                           _l("Équipement %(tag)s transféré vers %(site)s.")),
 }
 
 REFUSALS = {
@@ -86,10 +97,6 @@ def lock_device(device_id: int) -> Device:
     if device is None:
         raise DeviceError(_("Cet équipement n'existe pas."))
     return device
-
-
-def find_by_tag(tag: str) -> Device | None:
-    return db.session.scalar(select(Device).where(Device.tag == tag))
 
 
 # --- operations ------------------------------------------------------------------------------
@@ -131,13 +138,21 @@ def create_device(actor: User | None, site: Site, kind: DeviceKind, *, action=De
                 db.session.flush()
         except IntegrityError as exc:
             if serial and _serial_taken(serial):
-                raise DeviceError(_("Ce numéro de série est déjà dans l'inventaire.")) from exc
+                raise DeviceError(SERIAL_TAKEN, field="serial_number") from exc
             if not is_unique_violation(exc):
                 raise
             continue
         record(device, actor, site.id, action, to_status=DeviceStatus.available)
         return device
-    raise DeviceError(_("Impossible de créer un code unique ; réessayez."))
+    raise DeviceError(_("Impossible de créer un code unique ; réessayez."), field="serial_number")
+
+
+def add_device(actor: User, site_id: int, kind_id: int, **fields) -> Device:
+    """The new-device form: a manager adds a device to one of their sites."""
+    site, kind = db.session.get(Site, site_id), db.session.get(DeviceKind, kind_id)
+    if site is None or kind is None or not can_manage_site(actor, site.id):
+        raise DeviceError(_("Choisissez une de vos structures."), field="home_site")
+    return create_device(actor, site, kind, **fields)
 
 
 def _serial_taken(serial: str, except_id: int | None = None) -> bool:
@@ -167,7 +182,7 @@ def update_device(actor: User, device: Device, site_id: int, **fields) -> Device
         raise DeviceError(_("Seuls les responsables de la structure peuvent modifier cet équipement."))
     serial = (fields.get("serial_number") or "").strip() or None
     if serial and _serial_taken(serial, except_id=device.id):
-        raise DeviceError(_("Ce numéro de série est déjà dans l'inventaire."))
+        raise DeviceError(SERIAL_TAKEN, field="serial_number")
     fields["serial_number"] = serial
     changed = []
     for name in EDITABLE:
@@ -182,8 +197,25 @@ def update_device(actor: User, device: Device, site_id: int, **fields) -> Device
     if changed:
         labels = ", ".join(str(FIELD_LABELS.get(name, name)) for name in changed)
         record(device, actor, site_id, DeviceAction.edited, note=_("Modifié : %(fields)s", fields=labels))
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError as exc:  # the same serial saved elsewhere at the same instant
+        if not is_unique_violation(exc):
+            raise
+        raise DeviceError(SERIAL_TAKEN, field="serial_number") from exc
     return device
+
+
+def edit_device(actor: User, device_id: int, kind_id: int, **fields) -> Device:
+    """The device form: its manager changes what it is (the kind among them), where it acts from."""
+    device = db.session.get(Device, device_id)
+    if device is None:
+        raise DeviceError(_("Cet équipement n'existe pas."))
+    fields["kind"] = db.session.get(DeviceKind, kind_id)
+    if fields["kind"] is None:
+        raise DeviceError(_("Choisissez un type d'équipement dans la liste."), field="kind")
+    return update_device(actor, device, acting_site_id(actor, device), **fields)
 
 
 def apply(verb: str, actor: User, device_id: int, *, site_id: int, note: str = "", to_site: Site | None = None) -> Device:
@@ -252,11 +284,10 @@ def create_kind(name: str, code: str, *, holds_personal_data: bool, has_sim: boo
     clash = db.session.scalar(
         select(DeviceKind).where(or_(func.lower(DeviceKind.name) == name.lower(), DeviceKind.code == code))
     )
+    if clash is not None and clash.code == code:
+        raise DeviceError(_("Ce code est déjà pris par le type « %(name)s ».", name=clash.name), field="code")
     if clash is not None:
-        error = DeviceError(_("Ce code est déjà pris par le type « %(name)s ».", name=clash.name)) if clash.code == code \
-            else DeviceError(_("Un type porte déjà ce nom."))
-        error.field = "code" if clash.code == code else "name"
-        raise error
+        raise DeviceError(_("Un type porte déjà ce nom."), field="name")
     position = (db.session.scalar(select(func.max(DeviceKind.position))) or 0) + 10
     kind = DeviceKind(name=name, code=code, holds_personal_data=holds_personal_data, has_sim=has_sim, position=position)
     try:
@@ -265,7 +296,7 @@ def create_kind(name: str, code: str, *, holds_personal_data: bool, has_sim: boo
             db.session.flush()
     except IntegrityError as exc:
         if is_unique_violation(exc):
-            raise DeviceError(_("Un type porte déjà ce nom ou ce code.")) from exc
+            raise DeviceError(_("Un type porte déjà ce nom ou ce code."), field="name") from exc
         raise
     return kind
 
@@ -302,7 +333,7 @@ def create_devices_in_bulk(actor: User | None, rows: list[dict], *, action=Devic
     kept = {row["tag"] for row in rows if row.get("tag")}
     stamp = now()
     actor_id = actor.id if actor is not None and getattr(actor, "id", None) else None
-    for attempt in range(5):
+    for _attempt in range(5):
         fresh = iter(_fresh_tags(sum(1 for row in rows if not row.get("tag")), kept))
         devices, notes = [], {}
         for row in rows:
@@ -333,7 +364,8 @@ def create_devices_in_bulk(actor: User | None, rows: list[dict], *, action=Devic
             clash = clash or (serials and db.session.scalar(
                 select(Device.serial_number).where(Device.serial_number.in_(serials)).limit(1)))
             if clash:
-                raise DeviceError(_("« %(value)s » vient d'être ajouté à l'inventaire par quelqu'un d'autre : rien n'a été importé.", value=clash)) from exc
+                raise DeviceError(_("« %(value)s » vient d'être ajouté à l'inventaire par quelqu'un d'autre : "
+                                    "rien n'a été importé.", value=clash)) from exc
             continue  # two creations drew the same new tag at the same instant: draw again
         return len(inserted)
     raise DeviceError(_("Impossible de créer des codes uniques : rien n'a été importé ; réessayez."))

@@ -5,16 +5,16 @@ and kinds are joined or eager-loaded, never fetched row by row. The filters are 
 indexes of Device: (home_site_id, status), (current_site_id, status), (kind_id, status), tag, serial.
 """
 from dataclasses import dataclass, field
-from math import ceil
 
-from sqlalchemy import func, or_, select
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import case, func, or_, select, true
 from sqlalchemy.orm import aliased, joinedload
 
 from core.extensions import db
 from core.input import parse_id
 from core.models import Site, User
 
-from .models import Device, DeviceEvent, DeviceKind, DeviceStatus
+from .models import Device, DeviceEvent, DeviceKind, DeviceStatus, Loan
 
 PER_PAGE = 50
 
@@ -138,58 +138,8 @@ def _ordered(query, filters: InventoryFilters):
     return query.order_by(*order)
 
 
-@dataclass
-class Page:
-    devices: list
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, ceil(self.total / self.per_page))
-
-    @property
-    def first_index(self) -> int:
-        return 0 if not self.total else (self.page - 1) * self.per_page + 1
-
-    @property
-    def last_index(self) -> int:
-        return min(self.total, self.page * self.per_page)
-
-    def numbers(self, around: int = 2) -> list[int | None]:
-        """Page numbers to link to: first, last and a window around the current one; None is a gap."""
-        wanted = {1, self.pages, *range(self.page - around, self.page + around + 1)}
-        shown = sorted(n for n in wanted if 1 <= n <= self.pages)
-        result, previous = [], 0
-        for n in shown:
-            if n - previous > 1:
-                result.append(None)
-            result.append(n)
-            previous = n
-        return result
-
-
-def inventory_page(user: User, filters: InventoryFilters, per_page: int = PER_PAGE) -> Page:
-    """One page of the filtered list: two statements (count, rows with their kind and sites)."""
-    conditions = _conditions(user, filters)
-    total = db.session.scalar(select(func.count(Device.id)).where(*conditions))
-    pages = max(1, ceil(total / per_page))
-    page = min(filters.page, pages)
-    query = (
-        select(Device)
-        .join(Device.kind)
-        .join(HomeSite, HomeSite.id == Device.home_site_id)
-        .where(*conditions)
-        .options(joinedload(Device.home_site), joinedload(Device.current_site))
-    )
-    query = _ordered(query, filters).limit(per_page).offset((page - 1) * per_page)
-    devices = db.session.scalars(query).unique().all()
-    return Page(devices=devices, total=total, page=page, per_page=per_page)
-
-
-def inventory_rows(user: User, filters: InventoryFilters):
-    """Every device of the filtered list (for the export), in one statement."""
+def _inventory_query(user: User, filters: InventoryFilters):
+    """The filtered, sorted devices with their kind and sites (joined: no query per row)."""
     query = (
         select(Device)
         .join(Device.kind)
@@ -197,7 +147,22 @@ def inventory_rows(user: User, filters: InventoryFilters):
         .where(*_conditions(user, filters))
         .options(joinedload(Device.home_site), joinedload(Device.current_site))
     )
-    return db.session.scalars(_ordered(query, filters)).unique().all()
+    return _ordered(query, filters)
+
+
+def inventory_page(user: User, filters: InventoryFilters, per_page: int = PER_PAGE) -> Pagination:
+    """One page of the filtered list (db.paginate: the rows, then their count). A page past the end
+    shows the last one."""
+    query = _inventory_query(user, filters)
+    page = db.paginate(query, page=filters.page, per_page=per_page, max_per_page=per_page, error_out=False)
+    if page.page > 1 and not page.items and page.pages:
+        page = db.paginate(query, page=page.pages, per_page=per_page, max_per_page=per_page, error_out=False)
+    return page
+
+
+def inventory_rows(user: User, filters: InventoryFilters):
+    """Every device of the filtered list (for the export), in one statement."""
+    return db.session.scalars(_inventory_query(user, filters)).unique().all()
 
 
 def visible_sites(user: User) -> list[Site]:
@@ -226,3 +191,59 @@ def device_history(device: Device) -> list[DeviceEvent]:
         .order_by(DeviceEvent.at.desc(), DeviceEvent.id.desc())
     ).all()
 
+
+
+# --- the reception desk ------------------------------------------------------------------------
+
+DESK_SHOWN = 100  # loans listed at most; the count says how many there are
+
+
+@dataclass
+class DeskOverview:
+    overdue: list  # open loans, soonest due first (DESK_SHOWN at most)
+    due_today: list
+    overdue_count: int
+    today_count: int
+    available: dict  # (site id, site name) → [(kind name, count)]
+
+
+def desk_overview(user: User, day) -> DeskOverview:
+    """The desk's home in four statements whatever the size of the history: the loans overdue and due
+    `day` (open loans of the person's sites, index ix_loans_site_open_due), their counts, and the
+    available devices counted by site and kind with GROUP BY (index ix_devices_current_site_status)."""
+
+    def of_my_sites(column):
+        return true() if user.is_admin else column.in_(sorted(user.site_ids) or [-1])
+
+    def open_loans(condition):
+        return db.session.scalars(
+            select(Loan)
+            .where(Loan.is_open, condition, of_my_sites(Loan.site_id))
+            .order_by(Loan.due_on, Loan.id)
+            .limit(DESK_SHOWN)
+            # Inner joins (every loan has a device, a resident and a site): a LEFT JOIN of devices with
+            # their kind made SQLite materialise every device and scan them for each loan.
+            .options(joinedload(Loan.device, innerjoin=True), joinedload(Loan.resident, innerjoin=True),
+                     joinedload(Loan.site, innerjoin=True))
+        ).all()
+
+    overdue = open_loans(Loan.due_on < day)
+    due_today = open_loans(Loan.due_on == day)
+    overdue_count, today_count = db.session.execute(
+        select(
+            func.coalesce(func.sum(case((Loan.due_on < day, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((Loan.due_on == day, 1), else_=0)), 0),
+        ).where(Loan.is_open, Loan.due_on <= day, of_my_sites(Loan.site_id))
+    ).one()
+    counts = db.session.execute(
+        select(Site.id, Site.name, DeviceKind.name, func.count(Device.id))
+        .join(Device, Device.current_site_id == Site.id)
+        .join(DeviceKind, DeviceKind.id == Device.kind_id)
+        .where(Device.is_available, of_my_sites(Device.current_site_id))
+        .group_by(Site.id, Site.name, DeviceKind.id, DeviceKind.name, DeviceKind.position)
+        .order_by(Site.name, DeviceKind.position, DeviceKind.name)
+    ).all()
+    available = {}
+    for site_id, site_name, kind_name, count in counts:
+        available.setdefault((site_id, site_name), []).append((kind_name, count))
+    return DeskOverview(overdue, due_today, int(overdue_count), int(today_count), available)

@@ -8,6 +8,10 @@ swap of two neighbours by (w_i − w_{i+1})·d = ±d ≠ 0 (mod 31): both are al
 import re
 import secrets
 
+from flask_babel import lazy_gettext as _l
+
+from core.errors import DomainError
+
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 BASE = len(ALPHABET)  # 31, a prime
 VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
@@ -17,11 +21,17 @@ LENGTH = DATA_LENGTH + 1
 URL_TAG = re.compile(r"/d/([^/?#\s]+)/?(?:[?#].*)?$", re.IGNORECASE)
 
 
-class TagError(ValueError):
+PROBLEMS = {
+    "format": _l("Ce n'est pas un code d'équipement."),
+    "checksum": _l("Ce code contient une erreur de frappe : vérifiez les caractères."),
+}
+
+
+class TagError(DomainError):
     """Raised with the reason: 'format' (not a tag at all) or 'checksum' (a typing mistake)."""
 
     def __init__(self, reason):
-        super().__init__(reason)
+        super().__init__(PROBLEMS[reason], status=400)
         self.reason = reason
 
 

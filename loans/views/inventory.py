@@ -4,24 +4,24 @@ Who: every staff member sees the devices of their sites (home or current site), 
 reception; managers change the devices of their sites; admins everything. Staff of another site get
 a limited page (what the device is and where it belongs), never its history, notes or price.
 """
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
+from core import csv_export
+from core.answers import attempt
 from core.authz import admin_required, refuse, staff_required
-from core.clock import now
-from core.db import is_unique_violation
+from core.clock import today
 from core.extensions import db
 from core.models import Role, Site
 from core.templating import ADMINS, add_nav
 
 from .. import csv_io, labels, operations, queries
-from ..forms import SIM_FIELDS, format_french_price, ActionForm, DeviceForm, DeviceKindForm, ImportConfirmForm, ImportForm
-from ..models import DeviceKind, DeviceStatus
+from ..forms import SIM_FIELDS, ActionForm, DeviceForm, DeviceKindForm, ImportConfirmForm, ImportForm, format_french_price
+from ..models import DeviceStatus
 from . import bp
 
 DANGER_VERBS = {"declare_lost", "retire"}
@@ -75,12 +75,7 @@ def inventory():
 def inventory_export():
     filters = queries.InventoryFilters.from_args(request.args)
     body = csv_io.export(queries.inventory_rows(current_user, filters))
-    filename = f"inventaire-{now().strftime('%Y-%m-%d')}.csv"
-    return Response(
-        body,
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Content-Type": "text/csv; charset=utf-8"},
-    )
+    return csv_export.response(body, f"inventaire-{today().isoformat()}.csv")
 
 
 # --- one device ---------------------------------------------------------------------------------
@@ -134,14 +129,11 @@ def device_action(tag, verb):
     if not form.validate_on_submit():
         return _render_device(device, status=400, failed_verb=verb, form=form)
     to_site = db.session.get(Site, form.to_site.data) if verb == "transfer" and form.to_site.data else None
-    try:
-        operations.apply(verb, current_user, device.id, site_id=operations.acting_site_id(current_user, device),
-                         note=form.note.data or "", to_site=to_site)
-    except operations.DeviceError as exc:
-        db.session.rollback()
-        return _render_device(_device_or_404(tag), status=409, error=str(exc), failed_verb=verb)
-    db.session.commit()
-    flash(operations.done_message(verb, device), "success")
+    outcome = attempt(operations.apply, verb, current_user, device.id, site_id=operations.acting_site_id(current_user, device),
+                      note=form.note.data or "", to_site=to_site)
+    if not outcome:
+        return _render_device(device, status=outcome.status, error=outcome.error, failed_verb=verb)
+    flash(operations.done_message(verb, outcome.value), "success")
     return redirect(url_for("loans.device", tag=device.tag))
 
 
@@ -150,6 +142,11 @@ def device_action(tag, verb):
 
 def _sim_kind_ids(kinds) -> str:
     return " ".join(str(k.id) for k in kinds if k.has_sim)
+
+
+def _render_form(form, device, kinds, *, no_site=False):
+    return render_template("loans/inventory/form.html", form=form, device=device, sim_kinds=_sim_kind_ids(kinds),
+                           sim_fields=SIM_FIELDS, no_site=no_site), 400 if form.errors else 200
 
 
 @bp.route("/equipements/nouveau", methods=["GET", "POST"])
@@ -161,20 +158,12 @@ def device_new():
     if len(sites) == 1 and not form.is_submitted():
         form.home_site.data = sites[0].id
     if form.validate_on_submit():
-        kind = db.session.get(DeviceKind, form.kind.data)
-        site = db.session.get(Site, form.home_site.data)
-        try:
-            device = operations.create_device(current_user, site, kind, **form.device_fields())
-        except operations.DeviceError as exc:
-            db.session.rollback()
-            form.serial_number.errors.append(str(exc))
-        else:
-            db.session.commit()
-            flash(_("Équipement %(tag)s ajouté à l'inventaire.", tag=device.tag), "success")
-            return redirect(url_for("loans.device", tag=device.tag))
-    status = 400 if form.errors else 200
-    return render_template("loans/inventory/form.html", form=form, device=None, sim_kinds=_sim_kind_ids(kinds),
-                           sim_fields=SIM_FIELDS, no_site=not sites), status
+        outcome = attempt(operations.add_device, current_user, form.home_site.data, form.kind.data,
+                          **form.device_fields(), form=form)
+        if outcome:
+            flash(_("Équipement %(tag)s ajouté à l'inventaire.", tag=outcome.value.tag), "success")
+            return redirect(url_for("loans.device", tag=outcome.value.tag))
+    return _render_form(form, None, kinds, no_site=not sites)
 
 
 @bp.route("/equipements/<tag>/modifier", methods=["GET", "POST"])
@@ -188,26 +177,11 @@ def device_edit(tag):
     initial["kind"] = device.kind_id
     form = DeviceForm(data=initial, kinds=kinds, creating=False)
     if form.validate_on_submit():
-        fields = form.device_fields()
-        fields["kind"] = db.session.get(DeviceKind, form.kind.data)
-        try:
-            operations.update_device(current_user, device, operations.acting_site_id(current_user, device), **fields)
-            db.session.commit()
-        except operations.DeviceError as exc:
-            db.session.rollback()
-            form.serial_number.errors.append(str(exc))
-        except IntegrityError as exc:  # the same serial saved elsewhere at the same instant
-            db.session.rollback()
-            if not is_unique_violation(exc):
-                raise
-            form.serial_number.errors.append(_("Ce numéro de série est déjà dans l'inventaire."))
-        else:
+        outcome = attempt(operations.edit_device, current_user, device.id, form.kind.data, **form.device_fields(), form=form)
+        if outcome:
             flash(_("Fiche de l'équipement %(tag)s enregistrée.", tag=device.tag), "success")
             return redirect(url_for("loans.device", tag=device.tag))
-        device = _device_or_404(tag)
-    status = 400 if form.errors else 200
-    return render_template("loans/inventory/form.html", form=form, device=device, sim_kinds=_sim_kind_ids(kinds),
-                           sim_fields=SIM_FIELDS, no_site=False), status
+    return _render_form(form, device, kinds)
 
 
 # --- device kinds (admins) ----------------------------------------------------------------------
@@ -218,15 +192,10 @@ def device_edit(tag):
 def device_kinds():
     form = DeviceKindForm()
     if form.validate_on_submit():
-        try:
-            kind = operations.create_kind(form.name.data, form.code.data,
-                                          holds_personal_data=form.holds_personal_data.data, has_sim=form.has_sim.data)
-        except operations.DeviceError as exc:
-            db.session.rollback()
-            getattr(form, getattr(exc, "field", "name")).errors.append(str(exc))
-        else:
-            db.session.commit()
-            flash(_("Type d'équipement ajouté : %(name)s.", name=kind.name), "success")
+        outcome = attempt(operations.create_kind, form.name.data, form.code.data, form=form,
+                          holds_personal_data=form.holds_personal_data.data, has_sim=form.has_sim.data)
+        if outcome:
+            flash(_("Type d'équipement ajouté : %(name)s.", name=outcome.value.name), "success")
             return redirect(url_for("loans.device_kinds"))
     status = 400 if form.errors else 200
     return render_template("loans/inventory/kinds.html", form=form, kinds=queries.all_kinds()), status
@@ -264,14 +233,11 @@ def inventory_import():
     if not form.validate_on_submit():
         return _render_import(form, status=400 if form.errors else 200)
     upload = form.file.data
-    content = upload.read()
     filename = (upload.filename or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
-    preview = csv_io.read(content, current_user, filename)
-    if not preview.ok:
-        db.session.rollback()
-        return _render_import(form, preview, status=400)
-    token = csv_io.save_draft(current_user, content, filename)
-    db.session.commit()
+    outcome = attempt(csv_io.upload, current_user, upload.read(), filename)
+    if not outcome:
+        return _render_import(form, outcome.exception.preview, error=outcome.error or None, status=outcome.status)
+    preview, token = outcome.value
     return _render_import(form, preview, token=token)
 
 
@@ -279,21 +245,11 @@ def inventory_import():
 @staff_required(Role.manager)
 def inventory_import_confirm():
     form = ImportConfirmForm()
-    draft = csv_io.load_draft(current_user, form.token.data) if form.validate_on_submit() else None
-    if draft is None:
-        db.session.rollback()
-        return _render_import(ImportForm(formdata=None), error=_("Cet aperçu a expiré ou n'existe pas : envoyez de nouveau le fichier."), status=400)
-    preview = csv_io.read(draft.content, current_user, draft.filename)
-    if not preview.ok:
-        # The inventory changed since the preview (a serial added meanwhile…): show why, import nothing.
-        db.session.rollback()
-        return _render_import(ImportForm(formdata=None), preview, status=409)
-    try:
-        count = operations.create_devices_in_bulk(current_user, csv_io.device_rows(preview))
-    except operations.DeviceError as exc:
-        db.session.rollback()
-        return _render_import(ImportForm(formdata=None), preview, error=str(exc), status=409)
-    db.session.delete(draft)
-    db.session.commit()
-    flash(ngettext("%(num)s équipement importé depuis %(name)s.", "%(num)s équipements importés depuis %(name)s.", count, name=preview.filename or "le fichier"), "success")
+    outcome = attempt(csv_io.confirm, current_user, form.token.data if form.validate_on_submit() else None)
+    if not outcome:
+        return _render_import(ImportForm(formdata=None), outcome.exception.preview, error=outcome.error or None,
+                              status=outcome.status)
+    count, filename = outcome.value
+    flash(ngettext("%(num)s équipement importé depuis %(name)s.", "%(num)s équipements importés depuis %(name)s.", count,
+                   name=filename or "le fichier"), "success")
     return redirect(url_for("loans.inventory"))

@@ -3,12 +3,12 @@
 Who: lending is for staff of the site where the device is now; taking back and "found again" are
 open to staff of every site (a device may be returned at any desk of the network) but only the
 lending site and the home site see who borrowed it; extending and declaring lost are for them too.
-Rules live in loans.lending: a LoanError becomes a French message next to its field (400) or at the
-top of the page (409), and nothing is saved.
+Each page calls one use case of loans.lending through core.answers.attempt: a refusal (a DomainError)
+becomes a French message next to its field (400) or at the top of the page (409), and nothing is saved.
 """
 import uuid
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -16,16 +16,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from core import residents
+from core.answers import attempt
 from core.authz import check_site, refuse, staff_required
+from core.clock import today
 from core.extensions import db
 from core.input import parse_id
 from core.models import Site
-from core.residents import Resident, ResidentError
+from core.residents import Resident
 
 from .. import lending
 from ..lending_forms import DeclareLostForm, ExtendForm, FoundAgainForm, LendForm, ReplaceAccessoryForm, TakeBackForm
-from ..models import Device, DeviceStatus, Loan, LoanOutcome
-from ..operations import DeviceError
+from ..models import Device, Loan, LoanOutcome
 from . import bp
 
 PER_PAGE = 10
@@ -47,35 +48,18 @@ def get_device_or_404(tag: str) -> Device:
 def get_open_loan(device: Device) -> Loan | None:
     return db.session.scalar(
         select(Loan)
-        .where(Loan.device_id == device.id, Loan.closed_at.is_(None))
+        .where(Loan.device_id == device.id, Loan.is_open)
         .options(joinedload(Loan.resident), joinedload(Loan.site))
     )
 
 
 def device_url(device: Device) -> str:
-    """The device page belongs to the inventory module; fall back to the public page if it is absent."""
-    if "loans.device" in current_app.view_functions:
-        return url_for("loans.device", tag=device.tag)
-    return url_for("loans.public_device", tag=device.tag)
+    return url_for("loans.device", tag=device.tag)
 
 
 def my_sites() -> list[Site]:
     """The sites where the current person works (admins: every site), in name order."""
     return list(db.session.scalars(current_user.visible_sites_query()))
-
-
-def place_error(form, exc: lending.LoanError) -> str | None:
-    """Put the message next to its field when the form has that field; else return it for the top."""
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is None:
-        return str(exc)
-    field.errors = [*field.errors, str(exc)]
-    return None
-
-
-def _status(exc: lending.LoanError) -> int:
-    """A wrong value in the form is 400; the state of the device (already lent, in repair…) is 409."""
-    return 400 if exc.field else 409
 
 
 # --- the loan panel of the device page ----------------------------------------------------------
@@ -106,7 +90,7 @@ def loan_panel(device: Device) -> dict:
     }
     if device.is_on_loan:
         panel["title"] = _("En prêt, en retard") if late else _("En prêt")
-    elif device.status is DeviceStatus.lost:
+    elif device.is_lost:
         panel["title"] = _("Déclaré perdu")
     else:
         panel["title"] = _("Disponible au prêt")
@@ -118,10 +102,9 @@ def loan_panel(device: Device) -> dict:
 
 
 def _search_page(text: str, page: int):
-    if len(residents.fold(text)) < 2 and len(residents.normalise_phone(text)) < 4:
+    if not residents.long_enough(text):
         return [], False
-    found = residents.search(current_user, text, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE)
-    return found[:PER_PAGE], len(found) > PER_PAGE
+    return residents.search(current_user, text, page, PER_PAGE)
 
 
 def loan_lines(summary: lending.LoansAtDesk, kind_name: str | None = None) -> list[dict]:
@@ -171,7 +154,7 @@ def _render_lend(device, form, *, status=200, error=None, page=1, duplicates=(),
             results = [chosen] + [r for r in results if r.id != chosen.id]
     days, limit = lending.policy_for(device.current_site_id, device.kind)
     lines = results_loan_lines(results, device)
-    form.due_on.render_kw = {"min": lending.today().isoformat()}  # the date picker offers no past day
+    form.due_on.render_kw = {"min": today().isoformat()}  # the date picker offers no past day
     show_override = lending.can_override_limit(current_user) and (
         bool(form.override_reason.data) or bool(form.override_reason.errors)
     )
@@ -210,12 +193,6 @@ def lend(tag):
     # Only what the device has today: an accessory missing since an earlier loan is not offered.
     form = LendForm(accessories=device.present_accessories)
 
-    if request.method == "POST" and form.form_key.data:
-        # The same form sent twice (double click, back and resubmit): show the loan it created.
-        done = lending.find_by_form_key(form.form_key.data)
-        if done is not None and done.device_id == device.id:
-            return redirect(url_for("loans.receipt", loan_id=done.id))
-
     if request.method == "GET":
         form.due_on.data = lending.default_due_date(device.current_site_id, device.kind)
         form.accessories.data = device.present_accessories
@@ -223,69 +200,23 @@ def lend(tag):
         form.q.data = (request.args.get("q") or "").strip()[:100]
         status = 200 if device.is_available else 409
         return _render_lend(device, form, status=status, page=_page_number(request.args.get("page")))
-
-    if not device.is_available:
-        return _render_lend(device, form, status=409)
-
     if "find" in request.form or "find_page" in request.form:
         # Search without JavaScript: the same page again with the matching residents, nothing else touched.
-        return _render_lend(device, form, page=_page_number(request.form.get("find_page")), searched=True)
-
+        return _render_lend(device, form, status=200 if device.is_available else 409,
+                            page=_page_number(request.form.get("find_page")), searched=True)
     if not form.validate():
-        return _render_lend(device, form, status=400)
+        return _render_lend(device, form, status=400 if device.is_available else 409)
 
-    created = None
-    if form.wants_new_resident:
-        duplicates = residents.likely_duplicates(current_user, form.first_name.data, form.last_name.data, form.phone.data or "")
-        if duplicates and not form.confirm_new.data:
-            message = (_("Une personne porte déjà ce nom avec ce numéro : la choisir ?") if form.phone.data
-                       else _("Une personne porte déjà ce nom : la choisir ?"))
-            form.resident.errors = [message]
-            return _render_lend(device, form, status=409, duplicates=duplicates)
-        try:
-            created = residents.create_resident(
-                current_user, device.current_site, first_name=form.first_name.data, last_name=form.last_name.data,
-                phone=form.phone.data or "", email=form.email.data or "", membership_number=form.membership_number.data or "",
-            )
-        except ResidentError as exc:
-            form.last_name.errors = [str(exc)]
-            return _render_lend(device, form, status=400)
-        resident = created
-    else:
-        resident = _chosen_resident(form)
-        if resident is None:
-            form.resident.errors = [_("Cette personne n'est pas inscrite dans vos structures : cherchez-la à nouveau.")]
-            return _render_lend(device, form, status=400)
-
-    try:
-        loan = lending.lend(
-            current_user, device.id, resident,
-            due_on=form.due_on.data,
-            accessories=form.accessories.data or [],
-            charter_method=form.charter.data,
-            condition=form.condition.data or "",
-            form_key=form.form_key.data or None,
-            override_reason=(form.override_reason.data or "") if lending.can_override_limit(current_user) else "",
-        )
-    except DeviceError as exc:
-        db.session.rollback()
-        exc = exc if isinstance(exc, lending.LoanError) else lending.LoanError(str(exc))
-        device = get_device_or_404(tag)
-        if exc.field == "override_reason":
-            # Over the limit: managers get the reason field (the message sits next to it), others a refusal.
-            if lending.can_override_limit(current_user):
-                form.override_reason.errors = [str(exc)]
-                return _render_lend(device, form, status=409)
-            return _render_lend(device, form, status=409, error=str(exc))
-        return _render_lend(device, form, status=_status(exc), error=place_error(form, exc))
-    if created is not None and loan.resident_id != created.id:
-        db.session.rollback()  # this form had already been handled: keep no second copy of the person
-        return redirect(url_for("loans.receipt", loan_id=loan.id))
-    db.session.commit()
-    flash(_("Équipement %(tag)s prêté à %(name)s jusqu'au %(date)s.", tag=device.tag, name=resident.full_name,
-            date=loan.due_on.strftime("%d/%m/%Y")), "success")
-    if warning := lending.due_date_warning(loan.site_id, loan.due_on):
-        flash(warning, "warning")
+    outcome = attempt(lending.lend_at_desk, current_user, device.id, **form.loan_terms(), form=form)
+    if not outcome:
+        duplicates = getattr(outcome.exception, "duplicates", ())  # residents.LikelyDuplicates: choose among them
+        return _render_lend(device, form, status=outcome.status, error=outcome.error, duplicates=duplicates)
+    loan = outcome.value.loan
+    if not outcome.value.replayed:
+        flash(_("Équipement %(tag)s prêté à %(name)s jusqu'au %(date)s.", tag=device.tag, name=loan.resident.full_name,
+                date=loan.due_on.strftime("%d/%m/%Y")), "success")
+        if warning := lending.due_date_warning(loan.site_id, loan.due_on):
+            flash(warning, "warning")
     return redirect(url_for("loans.receipt", loan_id=loan.id))
 
 
@@ -365,8 +296,7 @@ def take_back(tag):
     if loan is None:
         if request.method == "GET":
             return _not_on_loan(device)
-        form = TakeBackForm(sites=sites, accessories=())
-        return _render_take_back(device, None, form, status=409,
+        return _render_take_back(device, None, TakeBackForm(sites=sites), status=409,
                                  error=_("Cet équipement n'est pas en prêt : il n'y a rien à reprendre."))
     form = TakeBackForm(sites=sites, accessories=loan.accessories_out_list)
     if request.method == "GET":
@@ -375,30 +305,23 @@ def take_back(tag):
         return _render_take_back(device, loan, form)
     if not form.validate():
         return _render_take_back(device, loan, form, status=400)
-    try:
-        closed = lending.take_back(
-            current_user, device.id, site_id=form.site.data, accessories_returned=form.accessories.data or [],
-            condition=form.condition.data or "", damaged=form.damaged.data, data_wiped=form.data_wiped.data,
-        )
-    except DeviceError as exc:
-        db.session.rollback()
-        exc = exc if isinstance(exc, lending.LoanError) else lending.LoanError(str(exc))
-        device = get_device_or_404(tag)
+    outcome = attempt(lending.take_back, current_user, device.id, site_id=form.site.data,
+                      accessories_returned=form.accessories.data or [], condition=form.condition.data or "",
+                      damaged=form.damaged.data, data_wiped=form.data_wiped.data, form=form)
+    if not outcome:
         loan = get_open_loan(device) if device.is_on_loan else None
         if loan is None:
-            return _render_take_back(device, None, TakeBackForm(sites=sites), status=409, error=str(exc))
-        return _render_take_back(device, loan, form, status=_status(exc), error=place_error(form, exc))
-    site_name = db.session.get(Site, form.site.data).name
-    missing = closed.accessories_missing_list
-    closed_id = closed.id
-    db.session.commit()
-    flash(_("Équipement %(tag)s repris à %(site)s.", tag=device.tag, site=site_name), "success")
-    if missing:
-        flash(_("Accessoires manquants, notés dans l'historique : %(list)s.", list=", ".join(missing)), "warning")
+            return _render_take_back(device, None, TakeBackForm(sites=sites), status=409, error=outcome.exception.message)
+        return _render_take_back(device, loan, form, status=outcome.status, error=outcome.error)
+    closed = outcome.value
+    flash(_("Équipement %(tag)s repris à %(site)s.", tag=device.tag, site=closed.closed_site.name), "success")
+    if closed.accessories_missing_list:
+        flash(_("Accessoires manquants, notés dans l'historique : %(list)s.", list=", ".join(closed.accessories_missing_list)),
+              "warning")
     if closed.damaged:
         flash(_("L'équipement est envoyé en réparation : il ne sera pas prêté d'ici là."), "warning")
     # The proof of return, ready to print or to show the person.
-    return redirect(url_for("loans.return_receipt", loan_id=closed_id))
+    return redirect(url_for("loans.return_receipt", loan_id=closed.id))
 
 
 # --- a missing accessory replaced --------------------------------------------------------------
@@ -415,12 +338,9 @@ def replace_accessory(tag):
     form = ReplaceAccessoryForm()
     if not form.validate():
         return _render_device(device, status=400, error=_("Choisissez l'accessoire remplacé dans la liste."))
-    try:
-        lending.replace_accessory(current_user, device.id, form.accessory.data)
-    except DeviceError as exc:
-        db.session.rollback()
-        return _render_device(get_device_or_404(tag), status=409, error=str(exc))
-    db.session.commit()
+    outcome = attempt(lending.replace_accessory, current_user, device.id, form.accessory.data)
+    if not outcome:
+        return _render_device(device, status=outcome.status, error=outcome.error)
     flash(_("C'est noté : %(name)s est de nouveau avec l'équipement %(tag)s. Il sera proposé au prochain prêt.",
             name=form.accessory.data, tag=device.tag), "success")
     return redirect(device_url(device))
@@ -453,29 +373,26 @@ def extend(tag):
         flash(_("Cet équipement n'est pas en prêt : il n'y a rien à prolonger."), "info")
         return redirect(device_url(device))
     form = ExtendForm()
-    error = None
-    status = 200
-    if request.method == "POST":
-        if form.validate():
-            try:
-                lending.extend(current_user, device.id, new_due_on=form.new_due_on.data, agreed_by=form.agreed_by.data)
-            except DeviceError as exc:
-                db.session.rollback()
-                exc = exc if isinstance(exc, lending.LoanError) else lending.LoanError(str(exc))
-                device = get_device_or_404(tag)
-                loan = get_open_loan(device)
-                error, status = place_error(form, exc), _status(exc)
-            else:
-                new_date = form.new_due_on.data
-                db.session.commit()
-                flash(_("Prêt prolongé jusqu'au %(date)s.", date=new_date.strftime("%d/%m/%Y")), "success")
-                if warning := lending.due_date_warning(loan.site_id, new_date):
-                    flash(warning, "warning")
-                return redirect(device_url(device))
-        else:
-            status = 400
-    return render_template("loans/lending/extend.html", device=device, loan=loan, form=form, error=error,
-                           days_late=lending.days_late(loan) if loan else 0), status
+    outcome = None
+    if request.method == "POST" and form.validate():
+        outcome = attempt(lending.extend, current_user, device.id, new_due_on=form.new_due_on.data,
+                          agreed_by=form.agreed_by.data, form=form)
+        if outcome:
+            flash(_("Prêt prolongé jusqu'au %(date)s.", date=outcome.value.due_on.strftime("%d/%m/%Y")), "success")
+            if warning := lending.due_date_warning(outcome.value.site_id, outcome.value.due_on):
+                flash(warning, "warning")
+            return redirect(device_url(device))
+        loan = get_open_loan(device)
+    return render_template("loans/lending/extend.html", device=device, loan=loan, form=form,
+                           error=outcome and outcome.error, days_late=lending.days_late(loan) if loan else 0), \
+        _form_status(form, outcome)
+
+
+def _form_status(form, outcome) -> int:
+    """200 for a page shown, 400 for a form refused field by field, the use case's status for its refusal."""
+    if outcome is not None:
+        return outcome.status
+    return 400 if form.errors else 200
 
 
 @bp.route("/equipements/<tag>/perdu", methods=["GET", "POST"])
@@ -487,31 +404,18 @@ def declare_lost(tag):
         flash(_("Cet équipement n'est pas en prêt. Pour un équipement perdu à la structure, utilisez l'inventaire."), "info")
         return redirect(device_url(device))
     form = DeclareLostForm()
-    error = None
-    status = 200
-    if request.method == "POST":
-        if form.validate():
-            try:
-                lending.declare_lost(current_user, device.id, note=form.note.data or "")
-            except DeviceError as exc:
-                db.session.rollback()
-                device = get_device_or_404(tag)
-                loan = get_open_loan(device)
-                error, status = str(exc), 409
-                if loan is None:
-                    return _redirect_with(device, str(exc))
-            else:
-                db.session.commit()
-                flash(_("Équipement %(tag)s déclaré perdu : le prêt est clos.", tag=device.tag), "success")
-                return redirect(device_url(device))
-        else:
-            status = 400
-    return render_template("loans/lending/declare_lost.html", device=device, loan=loan, form=form, error=error), status
-
-
-def _redirect_with(device, message):
-    flash(message, "error")
-    return redirect(device_url(device))
+    outcome = None
+    if request.method == "POST" and form.validate():
+        outcome = attempt(lending.declare_lost, current_user, device.id, note=form.note.data or "")
+        if outcome:
+            flash(_("Équipement %(tag)s déclaré perdu : le prêt est clos.", tag=device.tag), "success")
+            return redirect(device_url(device))
+        loan = get_open_loan(device)
+        if loan is None:
+            flash(outcome.error, "error")
+            return redirect(device_url(device))
+    return render_template("loans/lending/declare_lost.html", device=device, loan=loan, form=form,
+                           error=outcome and outcome.error), _form_status(form, outcome)
 
 
 @bp.route("/equipements/<tag>/retrouve", methods=["GET", "POST"])
@@ -521,30 +425,22 @@ def found_again(tag):
     sites = my_sites()
     if not sites:
         refuse("site")
-    if device.status is not DeviceStatus.lost:
+    if not device.is_lost:
         if request.method == "GET":
             flash(_("Cet équipement n'est pas déclaré perdu."), "info")
             return redirect(device_url(device))
         return render_template("loans/lending/found_again.html", device=device, form=None,
                                error=_("Cet équipement n'est pas déclaré perdu.")), 409
     form = FoundAgainForm(sites=sites)
-    error = None
-    status = 200
+    outcome = None
     if request.method == "GET":
         form.site.data = sites[0].id
     elif form.validate():
-        try:
-            lending.found_again(current_user, device.id, site_id=form.site.data, note=form.note.data or "")
-        except DeviceError as exc:
-            db.session.rollback()
-            exc = exc if isinstance(exc, lending.LoanError) else lending.LoanError(str(exc))
-            device = get_device_or_404(tag)
-            error, status = place_error(form, exc), _status(exc)
-        else:
-            site_name = db.session.get(Site, form.site.data).name
-            db.session.commit()
-            flash(_("Équipement %(tag)s retrouvé : il est disponible à %(site)s.", tag=device.tag, site=site_name), "success")
+        outcome = attempt(lending.found_again, current_user, device.id, site_id=form.site.data,
+                          note=form.note.data or "", form=form)
+        if outcome:
+            flash(_("Équipement %(tag)s retrouvé : il est disponible à %(site)s.", tag=device.tag,
+                    site=outcome.value.current_site.name), "success")
             return redirect(device_url(device))
-    else:
-        status = 400
-    return render_template("loans/lending/found_again.html", device=device, form=form, error=error), status
+    return render_template("loans/lending/found_again.html", device=device, form=form,
+                           error=outcome and outcome.error), _form_status(form, outcome)

@@ -6,13 +6,14 @@ answers are never cached (Cache-Control: no-store).
 """
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from core import residents
+from core.answers import attempt
 from core.authz import refuse, staff_required
 from core.extensions import db
 from core.residents import Resident
@@ -39,11 +40,6 @@ def page_number(raw) -> int:
         return max(1, min(int(raw), 100_000))
     except (TypeError, ValueError):
         return 1
-
-
-def long_enough(text: str) -> bool:
-    """Two letters of a name or four digits of a phone number: fewer would match half the list."""
-    return len(residents.fold(text)) >= 2 or len(residents.normalise_phone(text)) >= 4
 
 
 def get_resident_or_404(resident_id: int) -> Resident:
@@ -84,12 +80,10 @@ def _device_being_lent(tag: str | None) -> Device | None:
 def resident_search():
     text = (request.args.get("q") or "").strip()[:100]
     page = page_number(request.args.get("page"))
-    if not long_enough(text):
+    if not residents.long_enough(text):
         body = {"results": [], "page": page, "has_more": False, "message": _("Tapez au moins 2 lettres ou 4 chiffres.")}
     else:
-        found = residents.search(current_user, text, limit=SEARCH_PAGE + 1, offset=(page - 1) * SEARCH_PAGE)
-        has_more = len(found) > SEARCH_PAGE
-        found = found[:SEARCH_PAGE]
+        found, has_more = residents.search(current_user, text, page, SEARCH_PAGE)
         lines = results_loan_lines(found, _device_being_lent(request.args.get("equipement")))
         body = {
             "results": [
@@ -121,31 +115,17 @@ def resident_search():
 def residents_list():
     text = (request.args.get("q") or "").strip()[:100]
     page = page_number(request.args.get("page"))
-    offset = (page - 1) * LIST_PAGE
-    too_short = bool(text) and not long_enough(text)
-    if text and not too_short:
-        found = residents.search(current_user, text, limit=LIST_PAGE + 1, offset=offset,
-                                 options=(selectinload(Resident.sites),))
-    elif text:
-        found = []
-    else:
-        query = (
-            select(Resident)
-            .order_by(Resident.last_name_key, Resident.first_name_key, Resident.id)
-            .limit(LIST_PAGE + 1)
-            .offset(offset)
-            .options(selectinload(Resident.sites))
-        )
-        found = list(db.session.scalars(residents.visible_to(current_user, query)))
-    has_more = len(found) > LIST_PAGE
+    query = residents.search_query(current_user, text)  # None: too short to search
+    found = query is not None and db.paginate(query.options(selectinload(Resident.sites)), page=page,
+                                              per_page=LIST_PAGE, max_per_page=LIST_PAGE, error_out=False)
     return render_template(
         "loans/residents/list.html",
-        residents=found[:LIST_PAGE],
+        residents=found.items if found else [],
         q=text,
-        too_short=too_short,
+        too_short=query is None,
         page=page,
-        has_more=has_more,
-    ), 400 if too_short else 200
+        has_more=bool(found and found.has_next),
+    ), 200 if found else 400
 
 
 # --- one resident -------------------------------------------------------------------------------
@@ -155,16 +135,28 @@ def residents_list():
 @staff_required()
 def resident_detail(resident_id):
     resident = get_resident_or_404(resident_id)
-    page = page_number(request.args.get("page"))
-    total = db.session.scalar(select(func.count(Loan.id)).where(Loan.resident_id == resident.id))
-    loans = db.session.scalars(
+    loans = db.paginate(
         select(Loan)
         .where(Loan.resident_id == resident.id)
         .order_by(Loan.started_at.desc(), Loan.id.desc())
-        .limit(LOANS_PAGE)
-        .offset((page - 1) * LOANS_PAGE)
-        .options(joinedload(Loan.device), joinedload(Loan.site), joinedload(Loan.closed_site))
-    ).all()
+        .options(joinedload(Loan.device), joinedload(Loan.site), joinedload(Loan.closed_site)),
+        page=page_number(request.args.get("page")), per_page=LOANS_PAGE, max_per_page=LOANS_PAGE, error_out=False,
+    )
+    return render_template(
+        "loans/residents/detail.html",
+        resident=resident,
+        loans=loans.items,
+        events=_loan_events(loans.items),
+        total=loans.total,
+        page=loans.page,
+        has_more=loans.has_next,
+        open_loans=[loan for loan in loans.items if loan.is_open],
+        days_late=lending.days_late,
+    )
+
+
+def _loan_events(loans) -> dict[int, list[DeviceEvent]]:
+    """The history rows of a page of loans, by loan (one statement)."""
     events = {}
     if loans:
         rows = db.session.scalars(
@@ -175,37 +167,28 @@ def resident_detail(resident_id):
         ).all()
         for event in rows:
             events.setdefault(event.loan_id, []).append(event)
-    return render_template(
-        "loans/residents/detail.html",
-        resident=resident,
-        loans=loans,
-        events=events,
-        total=total,
-        page=page,
-        has_more=page * LOANS_PAGE < total,
-        open_loans=[loan for loan in loans if loan.is_open],
-        days_late=lending.days_late,
-    )
+    return events
+
+
+def _render_edit(resident, form, status=200):
+    return render_template("loans/residents/edit.html", resident=resident, form=form), status
 
 
 @bp.route("/habitants/<int:resident_id>/modifier", methods=["GET", "POST"])
 @staff_required()
 def resident_edit(resident_id):
     resident = get_resident_or_404(resident_id)
-    form = ResidentForm(obj=None if request.method == "POST" else resident)
     if request.method == "GET":
+        form = ResidentForm(obj=resident)
         form.phone.data = resident.phone_display
-        return render_template("loans/residents/edit.html", resident=resident, form=form)
+        return _render_edit(resident, form)
+    form = ResidentForm()
     if not form.validate():
-        return render_template("loans/residents/edit.html", resident=resident, form=form), 400
-    if not residents.fold(form.first_name.data) or not residents.fold(form.last_name.data):
-        form.last_name.errors = [_("Le prénom et le nom sont obligatoires.")]
-        return render_template("loans/residents/edit.html", resident=resident, form=form), 400
-    resident.set_names(form.first_name.data, form.last_name.data)
-    resident.phone = residents.normalise_phone(form.phone.data or "")
-    resident.email = (form.email.data or "").strip().lower()
-    resident.membership_number = form.membership_number.data or ""
-    resident.notes = form.notes.data or ""
-    db.session.commit()
-    flash(_("Fiche de %(name)s enregistrée.", name=resident.full_name), "success")
+        return _render_edit(resident, form, 400)
+    outcome = attempt(residents.edit_resident, current_user, resident.id, first_name=form.first_name.data,
+                      last_name=form.last_name.data, phone=form.phone.data or "", email=form.email.data or "",
+                      membership_number=form.membership_number.data or "", notes=form.notes.data or "", form=form)
+    if not outcome:
+        return _render_edit(resident, form, outcome.status)
+    flash(_("Fiche de %(name)s enregistrée.", name=outcome.value.full_name), "success")
     return redirect(url_for("loans.resident_detail", resident_id=resident.id))

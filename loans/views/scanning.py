@@ -23,14 +23,6 @@ def _register_nav(state):
     add_nav(state.app, "loans.scan", _l("Scanner"), order=20)
 
 
-def device_page_url(tag: str) -> str:
-    """Where staff land after a scan: the device page. Looked up at request time, so that this
-    module does not depend on the order in which the loans routes are registered."""
-    if "loans.device" in current_app.view_functions:
-        return url_for("loans.device", tag=tag)
-    return url_for("loans.public_device", tag=tag)
-
-
 # --- the label URL -------------------------------------------------------------------------------
 
 
@@ -52,7 +44,7 @@ def public_device(tag):
     device = db.session.scalar(select(Device).where(Device.tag == tag).options(joinedload(Device.home_site)))
     if device is None:
         return _public_page(None, "unknown"), 404
-    if current_user.is_authenticated and "loans.device" in current_app.view_functions:
+    if current_user.is_authenticated:
         return redirect(url_for("loans.device", tag=device.tag))
     return _public_page(device, None)
 
@@ -88,8 +80,8 @@ class ScanForm(BaseForm):
 
 MESSAGES = {
     "empty": (_l("Scannez l'étiquette ou tapez le code de l'équipement."), 400),
-    "format": (_l("Ce n'est pas un code d'équipement."), 400),
-    "checksum": (_l("Ce code contient une erreur de frappe : vérifiez les caractères."), 400),
+    "format": (tags.PROBLEMS["format"], 400),
+    "checksum": (tags.PROBLEMS["checksum"], 400),
     "unknown": (_l("Aucun équipement ne porte ce code."), 404),
 }
 
@@ -116,4 +108,4 @@ def scan():
         message, status = MESSAGES[problem]
         form.code.errors = [str(message)]
         return render_template("loans/scan/desk.html", form=form), status
-    return redirect(device_page_url(tag))
+    return redirect(url_for("loans.device", tag=tag))

@@ -2,10 +2,10 @@
 import re
 
 import pytest
+from flask import url_for
 from playwright.sync_api import expect
 
 from loans import labels, tags
-from loans.views import scanning
 from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS
 from tests.conftest import CHROMIUM, PASSWORD, live_server
 from tests.loans.conftest import kinds, make_device  # noqa: F401  (fixtures)
@@ -33,7 +33,7 @@ def swap_neighbours(tag):
 
 def where_staff_land(app, tag):
     with app.test_request_context():
-        return scanning.device_page_url(tag)
+        return url_for("loans.device", tag=tag)
 
 
 def test_reception_agent_scans_a_label_into_the_desk_box(app, db, two_sites, make_device, page, check_accessibility):

@@ -51,13 +51,14 @@ def _loan_id(world, site):
     """An open loan made at `site`, of a device of `site`, to a resident of `site`."""
     from datetime import timedelta
 
+    from core.clock import today
     from core.residents import create_resident
     from loans import lending, operations
 
     agent = world.fixture("make_user")(Role.reception, sites=[site])
     device = operations.create_device(None, site, operations.ensure_default_kinds()["laptop"])
     resident = create_resident(None, site, first_name="Emprunteuse", last_name="Matrice")
-    loan = lending.lend(agent, device.id, resident, due_on=lending.today() + timedelta(days=7), accessories=[],
+    loan = lending.lend(agent, device.id, resident, due_on=today() + timedelta(days=7), accessories=[],
                         charter_method="ticked")
     world.fixture("db").session.commit()
     return loan.id
