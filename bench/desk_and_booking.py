@@ -28,13 +28,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import event, func, select  # noqa: E402
+from benchmark import PASSWORD, db_label, ensure_user
+from flask_migrate import upgrade
+from sqlalchemy import event, func, select
 
-from benchmark import PASSWORD, db_label, ensure_user  # noqa: E402
-from core import create_app  # noqa: E402
-from core.extensions import db  # noqa: E402
-from core.models import Role, Site  # noqa: E402
+from core import create_app
+from core.extensions import db
+from core.models import Role, Site
 
 
 def main():
@@ -206,8 +206,8 @@ def run_measure(app, client, action, n):
 
         data = {"resident": str(w["borrower"]), "due_on": (clock.local_now().date() + timedelta(days=14)).isoformat(),
                 "accessories": w["accessories"], "charter": "ticked", "condition": "", "form_key": uuid.uuid4().hex}
-        lend = lambda: client.post(f"/equipements/{w['lendable']}/preter", data=data)  # noqa: E731
-        back = lambda: client.post(f"/equipements/{w['lendable']}/reprendre", data={  # noqa: E731
+        lend = lambda: client.post(f"/equipements/{w['lendable']}/preter", data=data)  # noqa: E731  (a one-line timing helper)
+        back = lambda: client.post(f"/equipements/{w['lendable']}/reprendre", data={  # noqa: E731  (a one-line timing helper)
             "site": str(w["site"].id), "accessories": w["accessories"], "condition": "", "data_wiped": "y"})
         ms1, q1, r1 = timed(app, lend)
         if r1.status_code != 302 or "/recu" not in r1.headers["Location"]:

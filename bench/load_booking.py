@@ -26,11 +26,11 @@ from datetime import timedelta
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, select
 
-from core import create_app  # noqa: E402
-from core.extensions import db  # noqa: E402
-from core.models import Site  # noqa: E402
+from core import create_app
+from core.extensions import db
+from core.models import Site
 
 
 def main():
@@ -162,7 +162,8 @@ def report(results, args):
 
     print(f"{len(results)} POST de réservation, {args.clients} clients simultanés, gunicorn -w 2 --threads 4 : "
           f"{len(results) / hammer.wall:.0f} requêtes/s ({hammer.wall:.1f} s)")
-    print(f"latence ms : p50 {pct(50):.1f} ; p90 {pct(90):.1f} ; p99 {pct(99):.1f} ; max {times[-1]:.1f} ; moyenne {statistics.mean(times):.1f}")
+    print(f"latence ms : p50 {pct(50):.1f} ; p90 {pct(90):.1f} ; p99 {pct(99):.1f} ; max {times[-1]:.1f}"
+          f" ; moyenne {statistics.mean(times):.1f}")
     print("réponses : " + ", ".join(f"{status} × {n}" for status, n in sorted(by_status.items())))
 
 

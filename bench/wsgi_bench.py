@@ -8,6 +8,6 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from core import create_app  # noqa: E402
+from core import create_app
 
 app = create_app({"RATELIMIT_ENABLED": False})

@@ -4,7 +4,7 @@ Code imports `now` freely (`from core.clock import now`); tests freeze it with
 `monkeypatch.setattr(core.clock, "frozen_at", aware_datetime)` or the `frozen` context manager.
 """
 from contextlib import contextmanager
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -15,8 +15,8 @@ frozen_at: datetime | None = None
 def now() -> datetime:
     """Current time, timezone-aware, in UTC."""
     if frozen_at is not None:
-        return frozen_at.astimezone(timezone.utc)
-    return datetime.now(timezone.utc)
+        return frozen_at.astimezone(UTC)
+    return datetime.now(UTC)
 
 
 def local_now() -> datetime:
@@ -31,7 +31,7 @@ def today() -> date:
 
 def local_midnight_utc(day: date) -> datetime:
     """The instant a Paris day begins, in UTC (23:00 or 22:00 the day before)."""
-    return datetime.combine(day, time(0), tzinfo=PARIS).astimezone(timezone.utc)
+    return datetime.combine(day, time(0), tzinfo=PARIS).astimezone(UTC)
 
 
 @contextmanager

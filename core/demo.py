@@ -63,9 +63,11 @@ DESK_HOURS = {
 # Documented in the README. Demo only: never load demo data on a real installation.
 ACCOUNTS = [
     dict(email="admin@demo.test", name="Camille Coordination", role=Role.admin, sites=[], password="demo-admin-2026"),
-    dict(email="responsable@demo.test", name="Karim Responsable", role=Role.manager, sites=["ACSRV", "Maison de Quartier Centre-Ville"], password="demo-responsable-2026"),
+    dict(email="responsable@demo.test", name="Karim Responsable", role=Role.manager,
+         sites=["ACSRV", "Maison de Quartier Centre-Ville"], password="demo-responsable-2026"),
     dict(email="accueil@demo.test", name="Sophie Accueil", role=Role.reception, sites=["ACSRV"], password="demo-accueil-2026"),
-    dict(email="accueil.mazingarbe@demo.test", name="Julien Accueil", role=Role.reception, sites=["Centre social de Mazingarbe"], password="demo-accueil-2026"),
+    dict(email="accueil.mazingarbe@demo.test", name="Julien Accueil", role=Role.reception,
+         sites=["Centre social de Mazingarbe"], password="demo-accueil-2026"),
 ]
 
 

@@ -40,7 +40,7 @@ def parse_hours(text: str) -> list[tuple[time, time]]:
             raise ValueError(_l("Dans « %(part)s », la fin doit être après le début.", part=part))
         ranges.append((start, end))
     ranges.sort()
-    for (_s1, e1), (s2, _e2) in zip(ranges, ranges[1:]):
+    for (_s1, e1), (s2, _e2) in zip(ranges, ranges[1:], strict=False):
         if s2 < e1:
             raise ValueError(_l("Deux plages horaires se chevauchent."))
     return ranges

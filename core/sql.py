@@ -13,7 +13,7 @@ written once (reports/queries.py) without `if dialect == …` scattered around:
 - least(a, b) / greatest(a, b): the scalar minimum / maximum of two non-NULL values (SQLite's
   two-argument min()/max(); PostgreSQL's LEAST/GREATEST).
 """
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Date, Integer
 from sqlalchemy.ext.compiler import compiles
@@ -26,7 +26,7 @@ def paris_date(stored: str | None) -> str | None:
     """SQLite function: '2026-03-29 00:30:00.000000' (naive UTC, as UTCDateTime stores it) → '2026-03-29'."""
     if stored is None:
         return None
-    at = datetime.fromisoformat(stored).replace(tzinfo=timezone.utc)
+    at = datetime.fromisoformat(stored).replace(tzinfo=UTC)
     return at.astimezone(PARIS).date().isoformat()
 
 
@@ -42,12 +42,12 @@ class local_date(FunctionElement):
 
 @compiles(local_date)
 def _local_date_sqlite(element, compiler, **kw):
-    return "paris_date(%s)" % compiler.process(element.clauses, **kw)
+    return f"paris_date({compiler.process(element.clauses, **kw)})"
 
 
 @compiles(local_date, "postgresql")
 def _local_date_postgresql(element, compiler, **kw):
-    return "CAST(timezone('Europe/Paris', %s) AS DATE)" % compiler.process(element.clauses, **kw)
+    return f"CAST(timezone('Europe/Paris', {compiler.process(element.clauses, **kw)}) AS DATE)"
 
 
 class days_between(FunctionElement):
@@ -111,22 +111,22 @@ class greatest(FunctionElement):
 
 @compiles(least)
 def _least_sqlite(element, compiler, **kw):
-    return "min(%s)" % compiler.process(element.clauses, **kw)
+    return f"min({compiler.process(element.clauses, **kw)})"
 
 
 @compiles(greatest)
 def _greatest_sqlite(element, compiler, **kw):
-    return "max(%s)" % compiler.process(element.clauses, **kw)
+    return f"max({compiler.process(element.clauses, **kw)})"
 
 
 @compiles(least, "postgresql")
 def _least_postgresql(element, compiler, **kw):
-    return "LEAST(%s)" % compiler.process(element.clauses, **kw)
+    return f"LEAST({compiler.process(element.clauses, **kw)})"
 
 
 @compiles(greatest, "postgresql")
 def _greatest_postgresql(element, compiler, **kw):
-    return "GREATEST(%s)" % compiler.process(element.clauses, **kw)
+    return f"GREATEST({compiler.process(element.clauses, **kw)})"
 
 
 __all__ = ["local_date", "days_between", "minutes_between", "least", "greatest", "paris_date", "register_sqlite_functions"]

@@ -1,6 +1,6 @@
 """Template helpers: French dates for Europe/Paris, navigation by role."""
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import phonenumbers
 from flask_babel import format_date, format_datetime, format_time
@@ -22,7 +22,7 @@ def french_date(value, pattern: str = "EEEE d MMMM y") -> str:
         return ""
     day = value
     if isinstance(value, datetime):
-        day = (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(PARIS)
+        day = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(PARIS)
     if day.day == 1:
         pattern = _DAY_BEFORE_MONTH.sub("d'er'", pattern)
     return format_datetime(value, pattern) if isinstance(value, datetime) else format_date(value, pattern)
@@ -43,7 +43,8 @@ def phone_display(raw: str | None) -> str:
     if number is None:
         return raw or ""
     national = number.country_code == 33
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL if national else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    style = phonenumbers.PhoneNumberFormat.NATIONAL if national else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return phonenumbers.format_number(number, style)
 
 
 def phone_href(raw: str | None) -> str:

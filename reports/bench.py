@@ -24,8 +24,8 @@ from core.extensions import db
 from core.residents import Resident, resident_sites
 from loans.bench import ensure_sites
 from loans.models import Device, DeviceAction, DeviceEvent, DeviceStatus, Loan, LoanOutcome
-from reservations.models import Attendance, Booking, BookingState, Closure, OpeningHours, Room, Workshop
 from reservations.ledger import REFERENCE_ALPHABET
+from reservations.models import Attendance, Booking, BookingState, Closure, OpeningHours, Room, Workshop
 from reservations.rooms import french_public_holidays
 
 CHUNK = 5000

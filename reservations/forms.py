@@ -8,7 +8,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from core.forms import BaseForm
-from core.hours import WEEKDAYS, format_hours, parse_hours  # noqa: F401  (shared with the sites' desk hours)
+from core.hours import WEEKDAYS, format_hours, parse_hours
 from core.input import day_in_range
 
 from .identity import IdentityError, clean_first_name, parse_contact

@@ -20,4 +20,4 @@ def _register_demo(state):
 
 
 # Route modules, imported for their side effect of registering on `bp`.
-from . import desk, inventory, labels, lending, policies, residents, scanning  # noqa: E402,F401
+from . import desk, inventory, labels, lending, policies, residents, scanning  # noqa: E402,F401  (the route modules register on bp, defined above)

@@ -82,4 +82,4 @@ def _setup(state):
 
 
 # Route modules, imported for their side effect of registering on `bp`.
-from . import arrivals, public, rooms, workshops  # noqa: E402,F401
+from . import arrivals, public, rooms, workshops  # noqa: E402,F401  (the route modules register on bp, defined above)

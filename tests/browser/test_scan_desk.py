@@ -58,7 +58,8 @@ def test_reception_agent_scans_a_label_into_the_desk_box(app, db, two_sites, mak
         box = page.get_by_label("Code de l'équipement ou adresse de l'étiquette")
         expect(box).to_be_focused()
         # What was typed is selected, so the next scan replaces it instead of being appended.
-        assert page.evaluate("() => { const i = document.activeElement; return [i.selectionStart, i.selectionEnd, i.value.length]; }") == [0, len(url), len(url)]
+        selection = "() => { const i = document.activeElement; return [i.selectionStart, i.selectionEnd, i.value.length]; }"
+        assert page.evaluate(selection) == [0, len(url), len(url)]
         check_accessibility(page, "scanner au guichet, code erroné")
 
         # The USB scanner types the whole label URL, then Enter.

@@ -17,7 +17,8 @@ def app_config():
 
 
 def test_reception_agent_logs_in_sees_their_site_and_logs_out(app, db, make_site, make_user, page, check_accessibility):
-    mine = make_site("Centre social de Mazingarbe", address="Chemin de La Bassée", postcode="62670", town="Mazingarbe", phone="03 21 37 28 00")
+    mine = make_site("Centre social de Mazingarbe", address="Chemin de La Bassée", postcode="62670", town="Mazingarbe",
+                     phone="03 21 37 28 00")
     other = make_site("ACSRV", address="34 avenue de Condé", phone="03 27 28 91 98")
     agent = make_user(Role.reception, sites=[mine], name="Julien Accueil")
     email, mine_name, other_name = agent.email, mine.name, other.name

@@ -20,9 +20,9 @@ from reservations.models import Booking, Closure, Room, Workshop
 
 def _all_forms():
     import core.views  # noqa: F401  (every module defining forms is imported by the app's views)
-    import loans.views  # noqa: F401
-    import reports.views  # noqa: F401
-    import reservations.views  # noqa: F401
+    import loans.views  # noqa: F401  (imported for the forms it defines)
+    import reports.views  # noqa: F401  (imported for the forms it defines)
+    import reservations.views  # noqa: F401  (imported for the forms it defines)
 
     found, todo = set(), [BaseForm]
     while todo:

@@ -266,7 +266,7 @@ def _merge(*tables):
     return merged
 
 
-def start_walk(app, db, world, login, endpoint, rule_text, method):  # noqa: F811  (world: the fixture imported above)
+def start_walk(app, db, world, login, endpoint, rule_text, method):
     """A Walker on the route with valid URL values, and what the route takes: (walker, inputs)."""
     rule = find_rule(app, endpoint, rule_text)
     missing = rule.arguments - ARGUMENTS.keys()
@@ -312,7 +312,7 @@ def start_walk(app, db, world, login, endpoint, rule_text, method):  # noqa: F81
 
 
 @pytest.mark.parametrize("endpoint, rule_text, method", ROUTES)
-def test_hostile_input_never_answers_500(app, db, world, login, endpoint, rule_text, method):  # noqa: F811
+def test_hostile_input_never_answers_500(app, db, world, login, endpoint, rule_text, method):
     walker, inputs = start_walk(app, db, world, login, endpoint, rule_text, method)
     rule, path, query_base, form_base = walker.rule, inputs["path"], inputs["query_base"], inputs["form_base"]
     query_keys, form_keys, file_fields = inputs["query_keys"], inputs["form_keys"], inputs["file_fields"]
@@ -368,7 +368,7 @@ def test_hostile_input_never_answers_500(app, db, world, login, endpoint, rule_t
     ("reservations.workshop_new", "/ateliers/nouveau", "POST", set(), {"title", "day", "repeat_weeks"}),
     ("loans.inventory_import", "/equipements/import", "POST", set(), {"file"}),
 ])
-def test_the_walk_finds_what_routes_read(app, db, world, login, endpoint, rule_text, method, query_keys, form_keys):  # noqa: F811
+def test_the_walk_finds_what_routes_read(app, db, world, login, endpoint, rule_text, method, query_keys, form_keys):
     """A guard on the guard: if discovery broke, the walk would pass by sending nothing hostile."""
     walker, inputs = start_walk(app, db, world, login, endpoint, rule_text, method)
     walker.close()

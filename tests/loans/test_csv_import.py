@@ -2,7 +2,7 @@
 import io
 import re
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -49,7 +49,7 @@ def make_csv(rows, sep=";", encoding="utf-8-sig", header=HEADER) -> bytes:
 
 @pytest.fixture(autouse=True)
 def frozen_clock(monkeypatch):
-    monkeypatch.setattr(core.clock, "frozen_at", datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc))
+    monkeypatch.setattr(core.clock, "frozen_at", datetime(2026, 11, 26, 9, 0, tzinfo=UTC))
 
 
 @pytest.fixture
@@ -102,7 +102,8 @@ def test_utf8_with_bom_and_semicolons_preview_then_import(db, two_sites, manager
     assert (second.accessories, second.status) == ("SIM\nRallonge USB", DeviceStatus.in_repair)
     assert all(tags.is_valid(d.tag) for d in (first, second))
     events = db.session.scalars(select(DeviceEvent).order_by(DeviceEvent.id)).all()
-    assert [(e.action, e.actor_id, e.site_id) for e in events] == [(DeviceAction.imported, two_sites["manager_a"].id, two_sites["a"].id)] * 2
+    imported = (DeviceAction.imported, two_sites["manager_a"].id, two_sites["a"].id)
+    assert [(e.action, e.actor_id, e.site_id) for e in events] == [imported] * 2
     assert events[0].note == "Fichier inventaire.csv, ligne 2"
     assert count(db, DeviceImportDraft) == 0
     assert "2 équipements importés depuis inventaire.csv." in page_text(manager.get("/equipements"))
@@ -313,7 +314,7 @@ def test_confirmation_needs_the_uploaders_own_fresh_draft(app, db, two_sites, ki
     assert response.status_code == 400 and "Cet aperçu a expiré ou n'existe pas" in page_text(response)
     assert manager.post("/equipements/import/confirmer", data={"token": "forged"}).status_code == 400
     assert count(db, Device) == 0
-    monkeypatch.setattr(core.clock, "frozen_at", datetime(2026, 11, 26, 11, 1, tzinfo=timezone.utc))
+    monkeypatch.setattr(core.clock, "frozen_at", datetime(2026, 11, 26, 11, 1, tzinfo=UTC))
     response = manager.post("/equipements/import/confirmer", data={"token": token})
     assert response.status_code == 400 and "Cet aperçu a expiré" in page_text(response)
     assert count(db, Device) == 0

@@ -1,5 +1,5 @@
 """The desk page: scan box, overdue loans with the phone to call, today's returns, devices available by kind."""
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -9,7 +9,7 @@ from core.residents import create_resident
 from loans import lending
 from tests.core.helpers import page_text
 
-FROZEN = datetime(2026, 11, 26, 9, 30, tzinfo=timezone.utc)
+FROZEN = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 TODAY = date(2026, 11, 26)
 
 
@@ -20,7 +20,7 @@ def frozen_clock(monkeypatch):
 
 def lend_started(db, device, resident, actor, *, started: date, due: date):
     """A loan made on `started` (frozen clock), due on `due`."""
-    with core.clock.frozen(datetime.combine(started, datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=9)):
+    with core.clock.frozen(datetime.combine(started, datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)):
         loan = lending.lend(actor, device.id, resident, due_on=due, accessories=[], charter_method="ticked")
     db.session.commit()
     return loan

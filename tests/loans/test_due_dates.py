@@ -1,7 +1,7 @@
 """Due dates fall on days the lending desk is open: the proposed date moves to the next open day
 (desk hours and site-wide closures), a chosen or extended date on a closed day gets a warning, and
 the desk's hours are on the receipt and on the public device page."""
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 import pytest
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from loans.models import Loan
 from reservations.models import Closure
 from tests.core.helpers import location_path, page_text
 
-FROZEN = datetime(2026, 11, 26, 9, 30, tzinfo=timezone.utc)  # Thursday 26 November 2026
+FROZEN = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)  # Thursday 26 November 2026
 TODAY = date(2026, 11, 26)
 
 
@@ -27,7 +27,8 @@ def frozen_clock(monkeypatch):
 def world(db, two_sites, make_device, client_for):
     """Site A's desk: Monday, Tuesday, Wednesday and Friday, 9 h – 12 h and 13 h 30 – 17 h (closed on Thursdays)."""
     a = two_sites["a"]
-    a.desk_hours = [DeskHours(weekday=wd, starts=s, ends=e) for wd in (0, 1, 2, 4) for s, e in ((time(9), time(12)), (time(13, 30), time(17)))]
+    a.desk_hours = [DeskHours(weekday=wd, starts=s, ends=e)
+                    for wd in (0, 1, 2, 4) for s, e in ((time(9), time(12)), (time(13, 30), time(17)))]
     db.session.commit()
     laptop = make_device(a, accessories="Chargeur")
     resident = create_resident(None, a, first_name="Marie", last_name="Dupont", phone="06 12 34 56 78", membership_number="")
@@ -45,7 +46,8 @@ def test_the_proposed_due_date_is_the_next_day_the_desk_is_open(db, world):
     assert lending.default_due_date(world["a"].id, world["laptop"].kind) == date(2026, 12, 11)
     assert proposed(world["client"].get(url)) == "2026-12-11"
     # Friday 11 is a closure of the whole site: Monday 14.
-    db.session.add(Closure(site_id=world["a"].id, room_id=None, first_day=date(2026, 12, 11), last_day=date(2026, 12, 11), reason="Inventaire"))
+    db.session.add(Closure(site_id=world["a"].id, room_id=None, first_day=date(2026, 12, 11), last_day=date(2026, 12, 11),
+                           reason="Inventaire"))
     db.session.commit()
     response = world["client"].get(url)
     assert proposed(response) == "2026-12-14"
@@ -76,7 +78,8 @@ def test_a_due_date_on_a_closed_day_is_kept_with_a_warning(db, world):
             "l'équipement ce jour-là ; prochain jour d'ouverture : vendredi 11 décembre.") in receipt
     # The receipt says when the desk is open.
     assert "Horaires de l'accueil" in receipt
-    assert "Du lundi au mercredi : de 9 h à 12 h et de 13 h 30 à 17 h" in receipt and "Vendredi : de 9 h à 12 h et de 13 h 30 à 17 h" in receipt
+    assert "Du lundi au mercredi : de 9 h à 12 h et de 13 h 30 à 17 h" in receipt
+    assert "Vendredi : de 9 h à 12 h et de 13 h 30 à 17 h" in receipt
 
 
 def test_a_due_date_on_an_open_day_gets_no_warning(db, world):
@@ -88,8 +91,10 @@ def test_a_due_date_on_an_open_day_gets_no_warning(db, world):
 def test_an_extension_to_a_closed_day_is_kept_with_a_warning(db, world):
     loan = lending.lend(world["reception_a"], world["laptop"].id, world["resident"], due_on=date(2026, 12, 11),
                         accessories=[], charter_method="ticked")
-    db.session.add(Closure(site_id=world["a"].id, room_id=None, first_day=date(2026, 12, 21), last_day=date(2026, 12, 31), reason="Vacances de Noël"))
-    db.session.add(Closure(site_id=world["a"].id, room_id=None, first_day=date(2027, 1, 1), last_day=date(2027, 1, 1), reason="Jour de l'an"))
+    db.session.add(Closure(site_id=world["a"].id, room_id=None, first_day=date(2026, 12, 21), last_day=date(2026, 12, 31),
+                           reason="Vacances de Noël"))
+    db.session.add(Closure(site_id=world["a"].id, room_id=None, first_day=date(2027, 1, 1), last_day=date(2027, 1, 1),
+                           reason="Jour de l'an"))
     db.session.commit()
     response = world["client"].post(f"/equipements/{world['laptop'].tag}/prolonger",
                                     data={"new_due_on": "2026-12-22", "agreed_by": "Mme Caron"}, follow_redirects=True)

@@ -1,7 +1,7 @@
 """Inventory pages over HTTP: the list (filters, sort, pages, per-site visibility), the device page
 (full or limited), the named actions, create and edit with French messages, device kinds."""
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -48,7 +48,7 @@ def test_a_device_of_b_lying_at_a_is_seen_at_a_with_its_bring_back_mark(db, two_
 
 def test_site_filter_offers_only_the_persons_sites(db, two_sites, client_for):
     text = page_text(client_for(two_sites["manager_a"]).get("/equipements"))
-    assert '<option value="%d"' % two_sites["a"].id in text
+    assert f'<option value="{two_sites["a"].id}"' in text
     assert "Centre B" not in text
 
 
@@ -178,7 +178,7 @@ def test_anonymous_is_sent_to_login(client, two_sites, make_device):
 
 def test_device_page_full_for_staff_of_its_site(db, two_sites, make_device, client_for, monkeypatch):
     a = two_sites["a"]
-    monkeypatch.setattr(core.clock, "frozen_at", datetime(2026, 7, 14, 8, 5, tzinfo=timezone.utc))
+    monkeypatch.setattr(core.clock, "frozen_at", datetime(2026, 7, 14, 8, 5, tzinfo=UTC))
     device = make_device(a, actor=two_sites["manager_a"], brand="Lenovo", model="ThinkPad E14", serial_number="SN-42",
                          accessories="Chargeur\nHousse", funding="FEDER 2021-2027", purchase_date=date(2024, 3, 5),
                          purchase_price=Decimal("1234.50"), notes="Clavier AZERTY", condition_notes="Rayure sur le capot")
@@ -233,7 +233,7 @@ def test_device_page_offers_the_managers_actions_next_one_first(db, two_sites, m
     operations.apply("send_to_repair", two_sites["manager_a"], device.id, site_id=two_sites["a"].id)
     db.session.commit()
     body = client_for(two_sites["manager_a"]).get(f"/equipements/{device.tag}").get_data(as_text=True)
-    actions = re.findall(r'action="/equipements/%s/actions/(\w+)"' % device.tag, body)
+    actions = re.findall(rf'action="/equipements/{device.tag}/actions/(\w+)"', body)
     assert actions[0] == "back_from_repair"
     assert set(actions) == {"back_from_repair", "declare_lost", "retire"}
     first_button = re.search(r'<button type="submit" class="([^"]+)">', body.split("/actions/back_from_repair")[1]).group(1)
@@ -345,12 +345,13 @@ def form_data(kinds, site, **changes):
 
 
 def test_manager_creates_a_device(db, two_sites, kinds, client_for, monkeypatch):
-    monkeypatch.setattr(core.clock, "frozen_at", datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc))
+    monkeypatch.setattr(core.clock, "frozen_at", datetime(2026, 11, 26, 9, 0, tzinfo=UTC))
     response = client_for(two_sites["manager_a"]).post("/equipements/nouveau", data=form_data(kinds, two_sites["a"]))
     assert response.status_code == 302
     device = db.session.scalar(select(Device))
     assert location_path(response) == f"/equipements/{device.tag}"
-    assert (device.brand, device.model, device.serial_number, device.accessories) == ("Lenovo", "ThinkPad E14", "PF-3X9Q", "Chargeur\nHousse")
+    assert (device.brand, device.model, device.serial_number, device.accessories) == (
+        "Lenovo", "ThinkPad E14", "PF-3X9Q", "Chargeur\nHousse")
     assert (device.purchase_date, device.purchase_price) == (date(2024, 3, 5), Decimal("1234.56"))
     assert device.home_site_id == device.current_site_id == two_sites["a"].id
     assert device.status is DeviceStatus.available
@@ -363,7 +364,8 @@ def test_dongle_with_its_sim(db, two_sites, kinds, client_for):
     response = client_for(two_sites["manager_a"]).post("/equipements/nouveau", data=data)
     assert response.status_code == 302
     device = db.session.scalar(select(Device))
-    assert (device.imei, device.phone_number, device.operator, device.serial_number) == ("352099001761481", "06 12 34 56 78", "Orange", None)
+    assert (device.imei, device.phone_number, device.operator, device.serial_number) == (
+        "352099001761481", "06 12 34 56 78", "Orange", None)
 
 
 def test_create_form_shows_sim_fields_marked_for_the_script(db, two_sites, kinds, client_for):
@@ -389,7 +391,8 @@ def test_create_form_shows_sim_fields_marked_for_the_script(db, two_sites, kinds
     ({"purchase_price": "12,345"}, "purchase_price", "Le prix a au plus deux chiffres après la virgule."),
     ({"purchase_price": "1e9"}, "purchase_price", "Montant illisible"),
     ({"purchase_price": "999999999"}, "purchase_price", "Ce prix est trop élevé."),
-    ({"purchase_price": "123456789012345678901234567890,99"}, "purchase_price", "Ce prix est trop élevé."),  # more digits than the decimal context
+    # more digits than the decimal context
+    ({"purchase_price": "123456789012345678901234567890,99"}, "purchase_price", "Ce prix est trop élevé."),
     ({"imei": "1234"}, "imei", "L'IMEI compte 15 chiffres"),
     ({"phone_number": "appelez-moi"}, "phone_number", "Numéro de téléphone invalide"),
     ({"brand": "x" * 81}, "brand", "80 caractères au plus."),
@@ -398,7 +401,7 @@ def test_create_form_shows_sim_fields_marked_for_the_script(db, two_sites, kinds
     ({"notes": "x" * 4001}, "notes", "4 000 caractères au plus."),
 ])
 def test_bad_input_on_create_is_refused_next_to_the_field(db, two_sites, kinds, client_for, monkeypatch, changes, field, message):
-    monkeypatch.setattr(core.clock, "frozen_at", datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc))
+    monkeypatch.setattr(core.clock, "frozen_at", datetime(2026, 11, 26, 9, 0, tzinfo=UTC))
     changes = {k: (two_sites["b"].id if v == "SITE_B" else v) for k, v in changes.items()}
     client = client_for(two_sites["manager_a"])
     before = snapshot(db)

@@ -49,7 +49,7 @@ def test_create_and_import_need_the_token(db, two_sites, kinds, manager):
     form = manager.get("/equipements/nouveau")
     assert manager.post("/equipements/nouveau", data={**data, "csrf_token": csrf_token(form)}).status_code == 302
 
-    content = "Type;Structure\r\nTablette;Centre A\r\n".encode()
+    content = b"Type;Structure\r\nTablette;Centre A\r\n"
     token = csrf_token(manager.get("/equipements/import"))
     boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(content), filename="a.csv"), "csrf_token": token})
     preview = manager.post("/equipements/import", data=body, content_type=f"multipart/form-data; boundary={boundary}")

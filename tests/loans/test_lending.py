@@ -1,6 +1,6 @@
 """Lending rules: lend, take back, extend, lost, found — as a matrix, with history, and under concurrency."""
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -12,7 +12,7 @@ from loans import lending
 from loans.models import Device, DeviceAction, DeviceEvent, DeviceStatus, Loan, LoanOutcome
 
 S = DeviceStatus
-FROZEN = datetime(2026, 11, 26, 9, 30, tzinfo=timezone.utc)
+FROZEN = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 TODAY = date(2026, 11, 26)
 
 
@@ -234,7 +234,7 @@ def run_together(app, work):
             except lending.LoanError as exc:
                 _db.session.rollback()
                 results[i] = ("refused", str(exc))
-            except Exception as exc:  # noqa: BLE001 — recorded and asserted on below
+            except Exception as exc:
                 _db.session.rollback()
                 results[i] = ("crash", repr(exc))
             finally:

@@ -3,7 +3,7 @@ lost, found again, per-site rules — each bad input refused with a French messa
 nothing saved; per-site authorisation; a constant number of queries."""
 import re
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -15,7 +15,7 @@ from loans import lending
 from loans.models import Device, DeviceAction, DeviceEvent, DeviceStatus, Loan, LoanOutcome
 from tests.core.helpers import field_error, hidden_inputs, location_path, page_text, snapshot
 
-FROZEN = datetime(2026, 11, 26, 9, 30, tzinfo=timezone.utc)
+FROZEN = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 TODAY = date(2026, 11, 26)
 S = DeviceStatus
 
@@ -863,12 +863,12 @@ def test_search_results_show_each_persons_loans_late_ones_and_the_kinds_limit(db
 
     reception, manager = as_user(world["reception_a"]), as_user(world["manager_a"])
     body = page_text(reception.get(lend_url(tablet) + "?q=dup"))
-    marie_row = body[body.index('for="resident-%d"' % marie.id):body.index('for="resident-%d"' % paul.id)]
+    marie_row = body[body.index(f'for="resident-{marie.id}"'):body.index(f'for="resident-{paul.id}"')]
     assert f"En retard : Tablette {old_tablet.tag}, à rendre depuis le 28 novembre 2026" in marie_row
     assert 'class="loan-line loan-late"' in marie_row
     assert f"En prêt : Clé 4G {dongle.tag}, retour le 6 décembre 2026" in marie_row
     assert "Limite atteinte pour « Tablette » ici : 1 en prêt, limite 1. Seul un responsable peut la dépasser." in marie_row
-    paul_row = body[body.index('for="resident-%d"' % paul.id):]
+    paul_row = body[body.index(f'for="resident-{paul.id}"'):]
     assert "Aucun prêt en cours." in paul_row.split("</label>")[0] and "Limite" not in paul_row.split("</label>")[0]
 
     # The search as you type says the same, and the manager is told they may go over the limit.

@@ -3,7 +3,7 @@
 The token does not make a form one-time: the lend form's own key does (a resubmission with the same
 token and key lands on the loan already made).
 """
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -14,7 +14,7 @@ from loans.models import Device, DeviceStatus, Loan
 from tests.conftest import PASSWORD
 from tests.core.helpers import csrf_token, hidden_inputs, location_path, page_text, snapshot
 
-FROZEN = datetime(2026, 11, 26, 9, 30, tzinfo=timezone.utc)
+FROZEN = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 search as you type (JSON), the lend and take-back POSTs, the admin's desk (every site). The device
 page, the reception desk and the lend page have their own tests (test_inventory_queries.py,
 test_desk.py, test_lending_views.py)."""
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -11,7 +11,7 @@ from core.residents import create_resident
 from loans import lending
 from loans.models import Device, DeviceStatus, Loan
 
-FROZEN = datetime(2026, 11, 26, 9, 30, tzinfo=timezone.utc)
+FROZEN = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 TODAY = date(2026, 11, 26)
 
 
@@ -30,9 +30,9 @@ def past_loans(db, device, residents, actor, site, *, start: date):
     """One loan after another on the device, each taken back: history that no page should read."""
     for n, resident in enumerate(residents):
         day = start + timedelta(days=3 * n)
-        with core.clock.frozen(datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=9)):
+        with core.clock.frozen(datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)):
             lending.lend(actor, device.id, resident, due_on=day + timedelta(days=2), accessories=[], charter_method="ticked")
-        with core.clock.frozen(datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=15)):
+        with core.clock.frozen(datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=15)):
             lending.take_back(actor, device.id, site_id=site.id, accessories_returned=[], data_wiped=True)
         db.session.commit()
 
@@ -105,7 +105,7 @@ def test_admin_desk_statements_do_not_grow_with_open_or_past_loans(db, two_sites
         for i in range(n):
             device = make_device(site, kind=["laptop", "tablet", "dongle"][i % 3])
             who = person(db, site, f"P{offset + i}", "Retard", f"06000{offset + i:05d}")
-            with core.clock.frozen(datetime(2026, 10, 1, 9, tzinfo=timezone.utc)):
+            with core.clock.frozen(datetime(2026, 10, 1, 9, tzinfo=UTC)):
                 lending.lend(two_sites["manager_a" if site is a else "manager_b"], device.id, who,
                              due_on=date(2026, 11, 1) + timedelta(days=i % 30), accessories=[], charter_method="ticked")
             db.session.commit()

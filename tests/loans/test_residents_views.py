@@ -1,5 +1,5 @@
 """Residents at the desk: JSON search a page at a time, the list, a resident's page with their loans, edit."""
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -10,7 +10,7 @@ from loans import lending
 from loans.models import Loan
 from tests.core.helpers import field_error, page_text, snapshot
 
-FROZEN = datetime(2026, 11, 26, 9, 30, tzinfo=timezone.utc)
+FROZEN = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 TODAY = date(2026, 11, 26)
 
 

@@ -1,6 +1,6 @@
 """Scanning: the label URL /d/<TAG> (finder's page, staff redirect) and the desk scan box."""
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import quote
 
@@ -41,7 +41,7 @@ def device_page(app):
 
 @pytest.fixture
 def frozen_today(monkeypatch):
-    monkeypatch.setattr(core.clock, "frozen_at", datetime(2026, 11, 26, 9, 30, tzinfo=timezone.utc))
+    monkeypatch.setattr(core.clock, "frozen_at", datetime(2026, 11, 26, 9, 30, tzinfo=UTC))
     return date(2026, 11, 26)
 
 

@@ -28,12 +28,12 @@ def test_local_date_of_an_instant(db, instant, day):
 
 
 def test_days_minutes_least_greatest(db):
-    d = lambda value: literal(value, Date)  # noqa: E731
+    d = lambda value: literal(value, Date)  # noqa: E731  (a one-line literal helper)
     assert one(db, days_between(d(date(2026, 3, 30)), d(date(2026, 3, 28)))) == 2  # across the 23-hour day
     assert one(db, days_between(d(date(2026, 10, 26)), d(date(2026, 10, 24)))) == 2  # across the 25-hour day
     assert one(db, days_between(d(date(2026, 1, 1)), d(date(2026, 3, 1)))) == -59
     assert one(db, days_between(d(date(2024, 3, 1)), d(date(2024, 2, 1)))) == 29
-    t = lambda *a: literal(datetime(*a, tzinfo=UTC), UTCDateTime)  # noqa: E731
+    t = lambda *a: literal(datetime(*a, tzinfo=UTC), UTCDateTime)  # noqa: E731  (a one-line literal helper)
     assert one(db, minutes_between(t(2026, 10, 25, 2, 0), t(2026, 10, 24, 23, 0))) == 180
     assert one(db, minutes_between(t(2026, 3, 1, 10, 0), t(2026, 3, 1, 9, 15))) == 45
     assert one(db, least(d(date(2026, 3, 5)), d(date(2026, 3, 4)))) == date(2026, 3, 4)

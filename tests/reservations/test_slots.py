@@ -79,7 +79,7 @@ def test_closures_remove_days_for_the_room_or_the_whole_site(db, frozen, sites):
         Closure(site_id=sites["b"].id, room_id=None, first_day=date(2026, 3, 25), last_day=date(2026, 3, 25), reason="B"),
     ])
     db.session.commit()
-    days = lambda r: sorted({s.local_start.day for s in slots_of(r, date(2026, 3, 24), date(2026, 3, 28))})  # noqa: E731
+    days = lambda r: sorted({s.local_start.day for s in slots_of(r, date(2026, 3, 24), date(2026, 3, 28))})  # noqa: E731  (a one-line reading helper)
     assert days(room) == [25, 28]
     assert days(other) == [25, 26, 27, 28]
 
