@@ -47,3 +47,17 @@ def attempt(use_case, /, *args, form=None, **kwargs) -> Outcome:
         return Outcome(False, error=place_error(form, exc), status=exc.status, exception=exc)
     db.session.commit()
     return Outcome(True, value=value)
+
+
+def error_of(outcome: Outcome | None) -> str | None:
+    """The message for the top of a page shown again (None before any attempt, or when it sits by a field).
+
+    Not `outcome and outcome.error`: a refused outcome is falsy, so that would give the outcome itself."""
+    return outcome.error if outcome is not None else None
+
+
+def status_of(form, outcome: Outcome | None = None) -> int:
+    """The status of a page shown again: the refused use case's, 400 for a form with errors, else 200."""
+    if outcome is not None and not outcome:
+        return outcome.status
+    return 400 if form is not None and form.errors else 200

@@ -21,7 +21,7 @@ from core.extensions import db
 from core.models import Site, User
 from core.templating import phone_display
 
-from . import queries
+from . import queries, tags
 from .models import Device
 
 # Light modules kept around the code inside the SVG. The standard asks for 4; the label's own
@@ -213,3 +213,33 @@ def sheet_devices(user: User, *, tags: list[str] | None = None, filters=None, li
         query = query.where(*queries._conditions(user, filters or queries.InventoryFilters()))
     query = query.order_by(Site.name, Device.kind_id, Device.tag).limit(limit)
     return db.session.scalars(query).all()
+
+
+@dataclass
+class Selection:
+    """What a label sheet prints: the devices, the codes that named none the person may see, and
+    whether the selection went past MAX_LABELS (then nothing is printed)."""
+
+    devices: list[Device]
+    ignored: int = 0
+    too_many: bool = False
+
+
+def select_for_sheet(user: User, *, raw_tags=(), filters=None) -> Selection:
+    """The devices of a sheet: the scanned or typed codes when there are any (unknown, mistyped and
+    other sites' codes are counted together: nothing tells them apart), else the inventory filters."""
+    if not raw_tags:
+        devices = sheet_devices(user, filters=filters)
+        return Selection(devices, too_many=len(devices) > MAX_LABELS)
+    if len(raw_tags) > MAX_LABELS:
+        return Selection([], too_many=True)
+    wanted, unreadable = set(), 0
+    for raw in raw_tags:
+        try:
+            wanted.add(tags.normalise(raw))
+        except tags.TagError:
+            unreadable += 1
+    devices = sheet_devices(user, tags=sorted(wanted))
+    if len(devices) > MAX_LABELS:
+        return Selection([], unreadable, too_many=True)
+    return Selection(devices, unreadable + len(wanted) - len(devices))

@@ -62,6 +62,14 @@ class LabelSheetForm(BaseForm):
 
     validate_site = validate_kind = validate_status = _in_choices
 
+    def inventory_filters(self) -> queries.InventoryFilters:
+        return queries.InventoryFilters(
+            site=int(self.site.data) if self.site.data else None,
+            kind=int(self.kind.data) if self.kind.data else None,
+            status=DeviceStatus(self.status.data) if self.status.data else None,
+            q=(self.q.data or "").strip(),
+        )
+
 
 def _requested_tags(values) -> list[str]:
     raw = []
@@ -75,53 +83,23 @@ def _requested_tags(values) -> list[str]:
 def label_sheet():
     values = request.values
     raw_tags = _requested_tags(values)
-    by_tags = bool(raw_tags)
-    selecting = by_tags or any(name in values for name in (*FILTERS, "format"))
-
     sites = kinds = ()
-    if not by_tags:
+    if not raw_tags:  # the filters are offered only when no device was ticked
         sites = db.session.scalars(current_user.visible_sites_query()).all()
         kinds = db.session.scalars(select(DeviceKind).order_by(DeviceKind.position, DeviceKind.name)).all()
     form = LabelSheetForm(values, sites=sites, kinds=kinds)
-    context = dict(form=form, by_tags=by_tags, tags=[], sheets=[], ignored=0, total=0, too_many=False,
+    context = dict(form=form, by_tags=bool(raw_tags), tags=[], sheets=[], ignored=0, total=0, too_many=False,
                    max_labels=f"{labels.MAX_LABELS:,}".replace(",", "\u202f"))
-    if not selecting:
+    if not (raw_tags or any(name in values for name in (*FILTERS, "format"))):
         return render_template("loans/labels/sheet.html", **context)
     if not form.validate():
         return render_template("loans/labels/sheet.html", **context), 400
-
-    if by_tags:
-        if len(raw_tags) > labels.MAX_LABELS:
-            context["too_many"] = True
-            return render_template("loans/labels/sheet.html", **context), 400
-        wanted = set()
-        for raw in raw_tags:
-            try:
-                wanted.add(tags.normalise(raw))
-            except tags.TagError:
-                context["ignored"] += 1
-        devices = labels.sheet_devices(current_user, tags=sorted(wanted))
-    else:
-        filters = queries.InventoryFilters(
-            site=int(form.site.data) if form.site.data else None,
-            kind=int(form.kind.data) if form.kind.data else None,
-            status=DeviceStatus(form.status.data) if form.status.data else None,
-            q=(form.q.data or "").strip(),
-        )
-        devices = labels.sheet_devices(current_user, filters=filters)
-    if len(devices) > labels.MAX_LABELS:
-        context["too_many"] = True
+    chosen = labels.select_for_sheet(current_user, raw_tags=raw_tags, filters=form.inventory_filters())
+    context.update(ignored=chosen.ignored, too_many=chosen.too_many)
+    if chosen.too_many:
         return render_template("loans/labels/sheet.html", **context), 400
-    if by_tags:
-        # Unknown, mistyped and other sites' codes are counted together: nothing tells them apart.
-        context["ignored"] += len(wanted) - len(devices)
-        context["tags"] = [d.tag for d in devices]
-    fmt = form.sheet_format
-    context.update(
-        fmt=fmt,
-        total=len(devices),
-        sheets=labels.paginate(labels.build_labels(devices), fmt, int(form.start.data)),
-    )
+    context.update(tags=[d.tag for d in chosen.devices] if raw_tags else [], fmt=form.sheet_format, total=len(chosen.devices),
+                   sheets=labels.paginate(labels.build_labels(chosen.devices), form.sheet_format, int(form.start.data)))
     return render_template("loans/labels/sheet.html", **context)
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from core import residents
-from core.answers import attempt
+from core.answers import attempt, error_of, status_of
 from core.authz import check_site, refuse, staff_required
 from core.clock import today
 from core.extensions import db
@@ -313,15 +313,18 @@ def take_back(tag):
         if loan is None:
             return _render_take_back(device, None, TakeBackForm(sites=sites), status=409, error=outcome.exception.message)
         return _render_take_back(device, loan, form, status=outcome.status, error=outcome.error)
-    closed = outcome.value
+    _tell_taken_back(device, outcome.value)
+    # The proof of return, ready to print or to show the person.
+    return redirect(url_for("loans.return_receipt", loan_id=outcome.value.id))
+
+
+def _tell_taken_back(device, closed: Loan) -> None:
     flash(_("Équipement %(tag)s repris à %(site)s.", tag=device.tag, site=closed.closed_site.name), "success")
     if closed.accessories_missing_list:
         flash(_("Accessoires manquants, notés dans l'historique : %(list)s.", list=", ".join(closed.accessories_missing_list)),
               "warning")
     if closed.damaged:
         flash(_("L'équipement est envoyé en réparation : il ne sera pas prêté d'ici là."), "warning")
-    # The proof of return, ready to print or to show the person.
-    return redirect(url_for("loans.return_receipt", loan_id=closed.id))
 
 
 # --- a missing accessory replaced --------------------------------------------------------------
@@ -384,15 +387,8 @@ def extend(tag):
             return redirect(device_url(device))
         loan = get_open_loan(device)
     return render_template("loans/lending/extend.html", device=device, loan=loan, form=form,
-                           error=outcome and outcome.error, days_late=lending.days_late(loan) if loan else 0), \
-        _form_status(form, outcome)
-
-
-def _form_status(form, outcome) -> int:
-    """200 for a page shown, 400 for a form refused field by field, the use case's status for its refusal."""
-    if outcome is not None:
-        return outcome.status
-    return 400 if form.errors else 200
+                           error=error_of(outcome), days_late=lending.days_late(loan) if loan else 0), \
+        status_of(form, outcome)
 
 
 @bp.route("/equipements/<tag>/perdu", methods=["GET", "POST"])
@@ -415,7 +411,7 @@ def declare_lost(tag):
             flash(outcome.error, "error")
             return redirect(device_url(device))
     return render_template("loans/lending/declare_lost.html", device=device, loan=loan, form=form,
-                           error=outcome and outcome.error), _form_status(form, outcome)
+                           error=error_of(outcome)), status_of(form, outcome)
 
 
 @bp.route("/equipements/<tag>/retrouve", methods=["GET", "POST"])
@@ -443,4 +439,4 @@ def found_again(tag):
                     site=outcome.value.current_site.name), "success")
             return redirect(device_url(device))
     return render_template("loans/lending/found_again.html", device=device, form=form,
-                           error=outcome and outcome.error), _form_status(form, outcome)
+                           error=error_of(outcome)), status_of(form, outcome)

@@ -45,18 +45,6 @@ def parse_day(raw: str | None, default: date | None = None) -> date:
     return day
 
 
-def error_of(outcome) -> str | None:
-    """The message for the top of the page shown again (None before any attempt)."""
-    return outcome.error if outcome is not None else None
-
-
-def status_of(form, outcome=None) -> int:
-    """The status of a page shown again: the refused use case's, 400 for a form with errors, else 200."""
-    if outcome is not None and not outcome:
-        return outcome.status
-    return 400 if form is not None and form.errors else 200
-
-
 def flash_promoted(promoted) -> None:
     """Tell the staff who came off a waiting list onto a confirmed place."""
     for booking in promoted:

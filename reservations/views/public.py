@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from core import clock
-from core.answers import attempt
+from core.answers import attempt, error_of, status_of
 from core.authz import public
 from core.extensions import db, limiter
 from core.forms import EmptyForm
@@ -25,7 +25,7 @@ from .. import bookings, calendar, ledger, workshops
 from .. import slots as slotlib
 from ..forms import BookingForm
 from ..models import Booking, Room, Workshop
-from . import bp, error_of, parse_day, status_of
+from . import bp, parse_day
 
 
 def _booking_limit():

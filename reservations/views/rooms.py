@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
 from core import clock
-from core.answers import attempt
+from core.answers import attempt, status_of
 from core.authz import check_site, get_in_site_or_404, get_site_or_404, refuse, staff_required
 from core.clock import PARIS
 from core.extensions import db
@@ -23,7 +23,7 @@ from .. import slots as slotlib
 from ..forms import WEEKDAYS, ClosureForm, DeskSeatForm, RoomForm
 from ..ledger import can_manage_site
 from ..models import Booking, Closure, Room
-from . import bp, flash_promoted, parse_day, say_time, status_of
+from . import bp, flash_promoted, parse_day, say_time
 
 
 def _require_manager(site_id):

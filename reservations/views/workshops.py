@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from core import clock
-from core.answers import attempt
+from core.answers import attempt, error_of, status_of
 from core.authz import get_in_site_or_404, get_site_or_404, refuse, staff_required
 from core.extensions import db
 from core.forms import EmptyForm
@@ -22,7 +22,7 @@ from ..forms import AttendanceForm, DeskWorkshopForm, WorkshopForm, WorkshopText
 from ..ledger import can_manage_site
 from ..models import Attendance, Booking, BookingEvent, Room, Workshop
 from ..workshops import WorkshopData
-from . import bp, error_of, flash_promoted, parse_day, say_day, status_of
+from . import bp, flash_promoted, parse_day, say_day
 
 
 @bp.get("/structures/<int:site_id>/ateliers")
