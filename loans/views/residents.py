@@ -75,6 +75,15 @@ def _device_being_lent(tag: str | None) -> Device | None:
     return device
 
 
+def _as_json(resident, loan_lines) -> dict:
+    """One person in the search-as-you-type results: what the chooser shows under the name."""
+    meta = resident.phone_display or _("pas de téléphone")
+    if resident.membership_number:
+        meta += " · " + _("adhérent n° %(n)s", n=resident.membership_number)
+    return {"id": resident.id, "name": resident.full_name, "phone": resident.phone_display,
+            "membership_number": resident.membership_number, "meta": meta, "loans": loan_lines}
+
+
 @bp.get("/habitants/recherche")
 @staff_required()
 def resident_search():
@@ -85,23 +94,8 @@ def resident_search():
     else:
         found, has_more = residents.search(current_user, text, page, SEARCH_PAGE)
         lines = results_loan_lines(found, _device_being_lent(request.args.get("equipement")))
-        body = {
-            "results": [
-                {
-                    "id": r.id,
-                    "name": r.full_name,
-                    "phone": r.phone_display,
-                    "membership_number": r.membership_number,
-                    "meta": (r.phone_display or _("pas de téléphone"))
-                    + (" · " + _("adhérent n° %(n)s", n=r.membership_number) if r.membership_number else ""),
-                    "loans": lines[r.id],
-                }
-                for r in found
-            ],
-            "page": page,
-            "has_more": has_more,
-            "message": count_message(len(found), has_more, page),
-        }
+        body = {"results": [_as_json(r, lines[r.id]) for r in found], "page": page, "has_more": has_more,
+                "message": count_message(len(found), has_more, page)}
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     return response
