@@ -74,3 +74,5 @@ def _register_blueprints(app):
     app.register_blueprint(loans_bp)
     app.register_blueprint(reservations_bp)
     app.register_blueprint(reports_bp)  # last: its demo loader builds on the loans and reservations demos
+
+    from .messaging import models as messaging_models  # noqa: F401  (the outbox refers to bookings and loans)

@@ -15,6 +15,11 @@ what comes after (messages to residents, retention, audit).
 
 Receivers subscribe with `loan_lent.connect(function)`; the function receives
 `(sender, **payload)`, where sender is the application (or None outside one).
+
+A few receivers must write rows in the same transaction as the change (the outbox of messages to
+residents: a message is kept exactly when its cause is). They register with `@within(signal)` and
+run inside `announce()`, in the use case's transaction and savepoint: what they add is committed or
+rolled back with the change itself. They must not commit, and a failure in one fails the use case.
 """
 import logging
 
@@ -53,12 +58,24 @@ staff_account_changed = _signals.signal("staff_account_changed")  # user_id
 CATALOGUE = {name: signal for name, signal in _signals.items()}
 
 _PENDING = "pending_events"
+_WITHIN: dict[str, list] = {}
+
+
+def within(signal):
+    """Register a receiver that runs in the announcing transaction: `@within(booking_confirmed)`."""
+    def register(receiver):
+        _WITHIN.setdefault(signal.name, []).append(receiver)
+        return receiver
+    return register
 
 
 def announce(signal, /, **payload) -> None:
-    """Queue `signal` with its payload on the current transaction; delivered after it commits."""
+    """Run the in-transaction receivers, then queue `signal` with its payload on the current
+    transaction; the other receivers hear it after the commit."""
     from .extensions import db
 
+    for receiver in _WITHIN.get(signal.name, ()):
+        receiver(**payload)
     session = db.session()
     transaction = session.get_nested_transaction() or session.get_transaction()
     if transaction is None:  # nothing begun yet: the next transaction carries it

@@ -71,3 +71,26 @@ def test_a_failing_receiver_does_not_stop_the_others(app, events, caplog):
 @pytest.mark.parametrize("name", sorted(ev.CATALOGUE))
 def test_catalogue_names_match_their_variables(name):
     assert getattr(ev, name) is ev.CATALOGUE[name]
+
+
+def test_within_receivers_write_in_the_same_transaction(app, events):
+    """An in-transaction receiver's rows are kept with the change and rolled back with it."""
+    @ev.within(ev.site_created)
+    def add_twin(site_id):
+        db.session.add(Site(name=f"Annexe {site_id}"))
+
+    try:
+        with app.app_context():
+            kept = _announce_site("Centre Kept").id
+            savepoint = db.session.begin_nested()
+            _announce_site("Centre Dropped")
+            savepoint.rollback()
+            db.session.commit()
+            names = sorted(db.session.scalars(db.select(Site.name)))
+            assert names == sorted(["Centre Kept", f"Annexe {kept}"])
+            db.session.rollback()
+            _announce_site("Centre Rolled Back")
+            db.session.rollback()
+            assert db.session.query(Site).count() == 2
+    finally:
+        ev._WITHIN[ev.site_created.name].remove(add_twin)
