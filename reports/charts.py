@@ -1,6 +1,6 @@
 """Bar charts drawn on the server as SVG: no JavaScript, light, sharp when printed.
 
-A chart is geometry computed here and drawn by templates/reports/_chart.html: an <svg role="img">
+A chart is geometry computed here and drawn by the `chart` macro of templates/reports/_macros.html: an <svg role="img">
 whose <title> and <desc> say what it shows in words (totals, highest and lowest points), next
 to the table of the same figures. Colours come from classes in static/css/reports.css (the CSP
 forbids inline styles); each series also differs by pattern-free shade and is named in a legend.
