@@ -1,17 +1,13 @@
 """From a use case to the answer (core/answers.py): commit or roll back, and where the message goes."""
-from wtforms import StringField
+from wtforms import Form, StringField
 
 from core.answers import attempt, error_of, status_of
 from core.errors import DomainError
 from core.extensions import db
-from core.forms import BaseForm
 from core.models import Site
 
 
-class NameForm(BaseForm):
-    class Meta:
-        csrf = False
-
+class NameForm(Form):  # a plain WTForms form: the application's forms are listed in test_form_lengths.py
     name = StringField("Nom")
 
 
