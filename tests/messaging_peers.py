@@ -45,14 +45,14 @@ class _Handler:
     def __init__(self, server):
         self.server = server
 
-    async def handle_RCPT(self, session, envelope, address, rcpt_options):
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         code = self.server.failing
         if code:
             return f"{code} {'Try again later' if code < 500 else 'Mailbox unavailable'}"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, session, envelope):
+    async def handle_DATA(self, server, session, envelope):
         parsed = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
         with self.server.lock:
             self.server.received.append(parsed)
