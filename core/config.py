@@ -85,6 +85,7 @@ ENV_KEYS = {
     "QUEUE_NAME": str,
     "MESSAGE_MAX_ATTEMPTS": int,
     "MESSAGE_LEASE_MINUTES": int,
+    "MESSAGE_BATCH": int,
 }
 
 

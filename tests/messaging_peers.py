@@ -5,7 +5,8 @@ Use in a test module: `from tests.messaging_peers import run_worker, sms_provide
 
 - `smtp_server`: an aiosmtpd server on 127.0.0.1, port 0; `.config` is the app configuration that points
   at it, `.received` the messages it accepted (email.message.Message objects), `.fail_with(code)` makes
-  it answer RCPT with that code (421/451: temporary; 550: refused) until `.fail_with(None)`.
+  it answer RCPT with that code (421/451: temporary; 550: refused) until `.fail_with(None)`, `.hold(n)`
+  keeps the sender of the (n+1)th message waiting for the answer to DATA (`.holding` is set then).
 - `sms_provider`: a werkzeug server speaking Brevo's POST /v3/transactionalSMS/send; `.config` for the
   app, `.received` the JSON bodies it accepted, `.answer(status)` its next answers (400, 401, 402, 429,
   500, or "timeout": it does not answer before the client's SMS_TIMEOUT), `.answer(None)` back to 201.
@@ -13,6 +14,7 @@ Use in a test module: `from tests.messaging_peers import run_worker, sms_provide
   scheduler) in this process against the app's database and queue; stopped at the end of the block.
 - `wait_for(predicate, timeout)`: poll (never sleep blindly) until predicate() is true.
 """
+import asyncio
 import email
 import email.policy
 import json
@@ -53,6 +55,11 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.server.hold_at is not None and len(self.server.received) >= self.server.hold_at:
+            self.server.holding.set()  # a sender is stuck here, before our "250": nothing accepted
+            while not self.server.released.is_set():
+                await asyncio.sleep(0.02)
+            return "421 Service not available, closing channel"
         parsed = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
         with self.server.lock:
             self.server.received.append(parsed)
@@ -73,6 +80,9 @@ class SmtpServer:
         self.received: list = []
         self.envelopes: list = []
         self.failing = None
+        self.hold_at = None  # hold(n): the (n+1)th DATA waits, unanswered, until release()
+        self.holding = threading.Event()
+        self.released = threading.Event()
         self.lock = threading.Lock()
         self.controller = _Controller(_Handler(self), hostname="127.0.0.1", port=0)
 
@@ -82,7 +92,13 @@ class SmtpServer:
         return self
 
     def stop(self):
+        self.released.set()
         self.controller.stop()
+
+    def hold(self, after):
+        """Accept `after` messages, then keep the next sender waiting before the answer to DATA
+        (a worker killed there has had nothing accepted)."""
+        self.hold_at = after
 
     def fail_with(self, code):
         self.failing = code

@@ -124,6 +124,7 @@ def test_nothing_configured_keeps_every_message_for_the_admins(app, db, site, da
                 wait_for(status_is(db, mid, MessageStatus.kept), what="the message to be kept")
         kept = [row(db, mid) for mid in ids]
         db.session.remove()
+        db.engine.dispose()
     assert all(m.provider_ref == "" and m.sent_at is None and m.last_error == "" for m in kept)
     assert smtp_server.received == [] and sms_provider.received == []
 
