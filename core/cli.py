@@ -63,6 +63,9 @@ def worker(workers, no_periodic):
     app = current_app._get_current_object()
     huey = get_huey(app)
     click.echo(f"Worker : file {type(huey).__name__} « {huey.name} », envois en parallèle : {workers}.")
+    # SIGTERM (systemd stop, bin/demo exit) lets a send in progress finish (30 s at most): a send cut
+    # in the middle leaves its claim to expire (MESSAGE_LEASE_MINUTES) before the message goes again.
     consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=not no_periodic,
-                                    check_worker_health=True, max_delay=2.0)
+                                    check_worker_health=True, max_delay=2.0, graceful_signal="TERM",
+                                    shutdown_timeout=30)
     consumer.run()

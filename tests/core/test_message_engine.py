@@ -248,3 +248,36 @@ def test_a_queue_out_of_reach_never_breaks_the_change(app, db, site, clock, monk
 def test_the_worker_command_is_there(runner):
     result = runner.invoke(args=["worker", "--help"])
     assert result.exit_code == 0 and "--workers" in result.output
+
+
+def test_a_cancelled_event_goes_with_method_cancel(app, db, site, smtp_server, clock):  # noqa: F811
+    cancel = ICS.replace("METHOD:REQUEST", "METHOD:CANCEL").replace("SEQUENCE:0", "SEQUENCE:1")
+    [mid] = add(db, new_message(site, 1, calendar=cancel, kind=MessageKind.booking_cancelled))
+    with run_worker(app):
+        wait_for(status_is(db, mid, MessageStatus.sent))
+    [part] = [p for p in smtp_server.received[0].walk() if p.get_content_type() == "text/calendar"]
+    assert part.get_param("method") == "CANCEL" and "SEQUENCE:1" in part.get_content()
+
+
+def test_the_sweep_runs_every_planner_then_sends_what_they_wrote(app, db, site, smtp_server, clock, monkeypatch):  # noqa: F811
+    from core.messaging import sending
+
+    monkeypatch.setattr(sending, "_PLANNERS", [])
+    site_id = site.id
+    seen = []
+
+    @sending.register_planner
+    def broken(at):
+        raise RuntimeError("a planner's bug")
+
+    @sending.register_planner
+    def reminders(at):
+        seen.append(at)
+        db.session.add(new_message(site_id, 7, kind=MessageKind.booking_reminder))
+
+    db.session.commit()
+    with run_worker(app):
+        task("sweep", app)()
+        wait_for(lambda: len(smtp_server.received) == 1, what="the planned reminder")
+    assert seen == [T0] and sending.planners() == [broken, reminders]
+    assert db.session.execute(select(Message.status)).scalars().all() == [MessageStatus.sent]
