@@ -80,7 +80,7 @@ def enqueue_deliveries(ids, app=None) -> None:
         for message_id in ids:
             deliver(message_id)
     except Exception:
-        log.exception("could not queue %d message(s); the sweep will send them", len(ids))
+        log.exception("could not queue messages (%d); the sweep will send them", len(ids))
 
 
 # --- after the commit: wake the worker for each message written ------------------------------------

@@ -113,7 +113,7 @@ def release_stale(lease: timedelta) -> int:
     )
     db.session.commit()
     if result.rowcount:
-        log.warning("%d message claim(s) outlived their lease and were returned to the queue", result.rowcount)
+        log.warning("message claims that outlived their lease, returned to the queue: %d", result.rowcount)
     return result.rowcount
 
 
