@@ -1,15 +1,17 @@
-"""Flask CLI: create-admin, demo."""
+"""Flask CLI: create-admin, demo, worker."""
 import click
 from flask_babel import force_locale
 
 from . import auth
 from .extensions import db
+from .messaging import queue as _message_queue  # noqa: F401  (wakes the worker after each commit writing a message)
 from .models import Role, User, find_user_by_email, normalise_email
 
 
 def register(app):
     app.cli.add_command(create_admin)
     app.cli.add_command(demo)
+    app.cli.add_command(worker)
 
 
 @click.command("create-admin")
@@ -43,3 +45,27 @@ def demo():
     db.session.commit()
     for line in summary:
         click.echo(line)
+
+
+@click.command("worker")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Threads sending messages at once.")
+@click.option("--no-periodic", is_flag=True, help="Do not run the every-minute sweep here (another worker does).")
+def worker(workers, no_periodic):
+    """Run the task queue's consumer and its scheduler: sends messages, runs the sweep every minute."""
+    import logging
+
+    from flask import current_app
+
+    from .messaging.queue import get_huey
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = current_app._get_current_object()
+    huey = get_huey(app)
+    click.echo(f"Worker : file {type(huey).__name__} « {huey.name} », envois en parallèle : {workers}.")
+    # SIGTERM (systemd stop, bin/demo exit) lets a send in progress finish (30 s at most): a send cut
+    # in the middle leaves its claim to expire (MESSAGE_LEASE_MINUTES) before the message goes again.
+    consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=not no_periodic,
+                                    check_worker_health=True, max_delay=2.0, graceful_signal="TERM",
+                                    shutdown_timeout=30)
+    consumer.run()

@@ -31,6 +31,31 @@ class Defaults:
     PROXY_FIX_HOPS = 0
     # A staff session unused this long ends (not with "remember me"); 0 turns the idle timeout off.
     STAFF_IDLE_TIMEOUT_MINUTES = 30
+    # Messages (core/messaging): nothing configured → every message is kept in the database (status
+    # "kept", on the admin Messages page). E-mail: Flask-Mailman's names. SMS: Brevo's API.
+    MAIL_SERVER = ""
+    MAIL_PORT = 587
+    MAIL_USE_TLS = False
+    MAIL_USE_SSL = False
+    MAIL_USERNAME = None
+    MAIL_PASSWORD = None
+    MAIL_DEFAULT_SENDER = ""
+    MAIL_TIMEOUT = 30
+    SMS_PROVIDER = "brevo"
+    SMS_API_KEY = ""
+    SMS_API_URL = "https://api.brevo.com/v3"
+    SMS_SENDER = "Centre"  # 11 letters at most; a site's own sender name (message settings) wins
+    SMS_TIMEOUT = 10.0
+    # The queue: a SQLite file in instance/ unless QUEUE_URL (sqlite:///…, redis://…) or REDIS_URL.
+    QUEUE_URL = ""
+    QUEUE_NAME = "centres"
+    MESSAGE_MAX_ATTEMPTS = 6  # temporary failures before a message is marked undelivered
+    MESSAGE_LEASE_MINUTES = 10  # a claim older than this belongs to a dead worker
+    MESSAGE_BATCH = 20  # messages claimed at once by the sweep
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on", "oui")
 
 
 ENV_KEYS = {
@@ -42,6 +67,25 @@ ENV_KEYS = {
     "PROXY_FIX_HOPS": int,
     "PORT": int,
     "STAFF_IDLE_TIMEOUT_MINUTES": int,
+    "MAIL_SERVER": str,
+    "MAIL_PORT": int,
+    "MAIL_USE_TLS": _flag,
+    "MAIL_USE_SSL": _flag,
+    "MAIL_USERNAME": str,
+    "MAIL_PASSWORD": str,
+    "MAIL_DEFAULT_SENDER": str,
+    "MAIL_TIMEOUT": int,
+    "SMS_PROVIDER": str,
+    "SMS_API_KEY": str,
+    "SMS_API_URL": str,
+    "SMS_SENDER": str,
+    "SMS_TIMEOUT": float,
+    "REDIS_URL": str,
+    "QUEUE_URL": str,
+    "QUEUE_NAME": str,
+    "MESSAGE_MAX_ATTEMPTS": int,
+    "MESSAGE_LEASE_MINUTES": int,
+    "MESSAGE_BATCH": int,
 }
 
 
