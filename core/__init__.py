@@ -76,3 +76,4 @@ def _register_blueprints(app):
     app.register_blueprint(reports_bp)  # last: its demo loader builds on the loans and reservations demos
 
     from .messaging import models as messaging_models  # noqa: F401  (the outbox refers to bookings and loans)
+    from .messaging import queue as message_queue  # noqa: F401  (wakes the worker after each commit writing a message)

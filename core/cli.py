@@ -4,7 +4,6 @@ from flask_babel import force_locale
 
 from . import auth
 from .extensions import db
-from .messaging import queue as _message_queue  # noqa: F401  (wakes the worker after each commit writing a message)
 from .models import Role, User, find_user_by_email, normalise_email
 
 
