@@ -66,6 +66,7 @@ def _register_blueprints(app):
     from reports.views import bp as reports_bp
     from reservations.views import bp as reservations_bp
 
+    from .messaging.staff_views import bp as messages_bp
     from .views import admin_bp, auth_bp, main_bp
 
     app.register_blueprint(main_bp)
@@ -73,6 +74,7 @@ def _register_blueprints(app):
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(loans_bp)
     app.register_blueprint(reservations_bp)
+    app.register_blueprint(messages_bp)  # after loans and reservations: its demo loader writes their messages
     app.register_blueprint(reports_bp)  # last: its demo loader builds on the loans and reservations demos
 
     from .messaging import models as messaging_models  # noqa: F401  (the outbox refers to bookings and loans)

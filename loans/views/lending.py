@@ -21,6 +21,7 @@ from core.authz import check_site, refuse, staff_required
 from core.clock import today
 from core.extensions import db
 from core.input import parse_id
+from core.messaging.staff import messages_about
 from core.models import Site
 from core.residents import Resident
 
@@ -229,7 +230,8 @@ def receipt(loan_id):
     loan = _loan_for_receipt(loan_id)
     if not lending.can_see_borrower(current_user, loan):
         refuse("site")
-    return render_template("loans/lending/receipt.html", loan=loan, device=loan.device)
+    return render_template("loans/lending/receipt.html", loan=loan, device=loan.device,
+                           sent_messages=messages_about(current_user, loan_ids=[loan.id]))
 
 
 def _loan_for_receipt(loan_id: int) -> Loan:

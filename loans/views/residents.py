@@ -16,6 +16,7 @@ from core import residents
 from core.answers import attempt
 from core.authz import refuse, staff_required
 from core.extensions import db
+from core.messaging.staff import messages_about
 from core.residents import Resident
 from core.templating import add_nav
 
@@ -146,6 +147,7 @@ def resident_detail(resident_id):
         has_more=loans.has_next,
         open_loans=[loan for loan in loans.items if loan.is_open],
         days_late=lending.days_late,
+        sent_messages=messages_about(current_user, resident_id=resident.id),
     )
 
 

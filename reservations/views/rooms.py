@@ -15,6 +15,7 @@ from core.authz import check_site, get_in_site_or_404, get_site_or_404, refuse, 
 from core.clock import PARIS
 from core.extensions import db
 from core.forms import EmptyForm
+from core.messaging.staff import messages_about
 from core.models import Role
 
 from .. import bookings
@@ -235,6 +236,8 @@ def _render_day(room, day, form, error, status):
         "reservations/staff/room_day.html", room=room, day=day, slots=slots, bookings=seats, form=form, error=error,
         closure=period.closure(day, room.id), prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1),
         at=at, action_form=EmptyForm(), can_manage=can_manage_site(current_user, room.site_id),
+        sent_messages=messages_about(current_user, booking_ids=[b.id for b in seats]),
+        message_labels={b.id: f"{b.first_name} ({b.reference})" for b in seats},
         feed_url=current_app.config["PUBLIC_BASE_URL"] + url_for("reservations.room_feed", feed_token=room.feed_token),
     ), status
 

@@ -14,6 +14,7 @@ from core.answers import attempt, error_of, status_of
 from core.authz import get_in_site_or_404, get_site_or_404, refuse, staff_required
 from core.extensions import db
 from core.forms import EmptyForm
+from core.messaging.staff import messages_about
 from core.models import Role
 
 from .. import slots as slotlib
@@ -149,6 +150,8 @@ def _render_detail(workshop, form, error, status):
         started=workshop.starts_at <= at, ended=workshop.ends_at <= at, action_form=EmptyForm(),
         attendance_form=AttendanceForm(), attendances=list(Attendance),
         can_manage=can_manage_site(current_user, workshop.site_id),
+        sent_messages=messages_about(current_user, booking_ids=[b.id for b in bookings]),
+        message_labels={b.id: f"{b.first_name} ({b.reference})" for b in bookings},
     ), status
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from core.authz import ACCESS_ATTR
 from core.demo import ACCOUNTS
+from core.messaging.models import Message, MessageStatus
 from core.models import Role, Site, User
 from core.residents import Resident
 from loans.models import Device, Loan
@@ -58,6 +59,11 @@ def resolvers(session, site):
         "workshop_id": [busiest_workshop],
         "room_id": [room.id],
         "closure_id": [_one(session, select(Closure.id).where(Closure.site_id == site.id).order_by(Closure.id))],
+        # The undelivered message (its reason shown) and the longest text.
+        "message_id": [_one(session, select(Message.id).where(Message.site_id == site.id)
+                            .order_by((Message.status == MessageStatus.undelivered).desc(), Message.id)),
+                       _one(session, select(Message.id).where(Message.site_id == site.id)
+                            .order_by(func.length(Message.body).desc(), Message.id))],
     }
 
 

@@ -64,6 +64,17 @@ def _loan_id(world, site):
     return loan.id
 
 
+def _message_id(world, site):
+    """A message sent to a resident of `site` (one that may be resent)."""
+    from core.messaging.models import Channel, Message, MessageKind, MessageStatus
+
+    message = Message(key=f"matrice:{site.id}:{site.name}", kind=MessageKind.booking_confirmed, channel=Channel.sms,
+                      status=MessageStatus.sent, site_id=site.id, recipient="+33600000000", body="Texte de la matrice")
+    world.fixture("db").session.add(message)
+    world.fixture("db").session.commit()
+    return message.id
+
+
 # URL argument name → (world, site) → value designating a new object that belongs to `site`.
 ARGUMENTS = {
     "site_id": lambda world, site: site.id,
@@ -72,6 +83,7 @@ ARGUMENTS = {
     "verb": lambda world, site: "send_to_repair",  # an inventory action (loans.device_action); see SITE_NEUTRAL
     "resident_id": _resident_id,
     "loan_id": _loan_id,
+    "message_id": _message_id,
     **RESERVATION_ARGUMENTS,  # room_id, workshop_id, booking_id, token, … (tests/reservations/matrix.py)
     "table": lambda world, site: "prets",  # a report table's CSV (reports.site_csv); see SITE_NEUTRAL
 }

@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 from wtforms import StringField
 
 from core.forms import BaseForm
+from core.messaging.models import MessageSettings
 from core.models import Site, User
 from core.residents import Resident
 from loans.models import Device, DeviceEvent, DeviceImportDraft, DeviceKind, Loan
@@ -19,6 +20,7 @@ from reservations.models import Booking, Closure, Room, Workshop
 
 
 def _all_forms():
+    import core.messaging.staff_views  # noqa: F401  (imported for the forms it defines)
     import core.views  # noqa: F401  (every module defining forms is imported by the app's views)
     import loans.views  # noqa: F401  (imported for the forms it defines)
     import reports.views  # noqa: F401  (imported for the forms it defines)
@@ -45,6 +47,7 @@ FORM_MODELS = {
     "BookingForm": [Booking], "DeskSeatForm": [Booking], "DeskWorkshopForm": [Booking],
     "RoomForm": [Room], "ClosureForm": [Closure], "WorkshopTextForm": [Workshop], "WorkshopForm": [Workshop],
     "AttendanceForm": [], "ReplaceAccessoryForm": [],
+    "MessageFilterForm": [], "MessageSettingsForm": [MessageSettings],
 }
 # (form, field) → column, where the names differ.
 RENAMED = {
