@@ -76,3 +76,7 @@ def _register_blueprints(app):
     app.register_blueprint(reports_bp)  # last: its demo loader builds on the loans and reservations demos
 
     from .messaging import models as messaging_models  # noqa: F401  (the outbox refers to bookings and loans)
+    from .messaging import writing  # noqa: F401  (its in-transaction receivers write the messages)
+    from .messaging.views import bp as messages_bp
+
+    app.register_blueprint(messages_bp)
