@@ -18,7 +18,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, select, update
 
-from ..clock import now
+from .. import clock
 from ..extensions import db
 from .models import Channel, ConsentEvent, Message, MessageKind, MessageStatus
 
@@ -79,7 +79,7 @@ def record_choice(contact: str, channel: Channel, wanted: bool, how: str, site_i
     previous = _latest([contact], channel).get(contact)
     if previous is not None and previous == wanted:
         return None
-    event = ConsentEvent(contact=contact, channel=channel, wanted=wanted, how=how, site_id=site_id, at=now())
+    event = ConsentEvent(contact=contact, channel=channel, wanted=wanted, how=how, site_id=site_id, at=clock.now())
     db.session.add(event)
     if not wanted:
         db.session.execute(

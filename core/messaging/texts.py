@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from urllib.parse import urlsplit
 
-from flask import current_app, render_template
+from flask import current_app
 from flask_babel import gettext as _
 from icalendar import vCalAddress
 
 from ..clock import PARIS
 from ..templating import french_date, phone_display
-from .gsm import gsm_safe
+from .gsm import gsm_length, gsm_safe
 from .models import Channel, MessageKind
 
 # How many SMS parts each kind may take, and why. One part is 160 GSM-7 characters; a message in
@@ -69,6 +69,18 @@ def _sms(*lines) -> str:
     return gsm_safe("\n".join(line for line in lines if line))
 
 
+def _fitted(kind: MessageKind, write, value: str) -> str:
+    """`write(value)` within the kind's parts: a long free text (workshop title, closure reason) is
+    shortened ("...") so that the SMS keeps the link, the reference and the phone."""
+    budget = 160 if SMS_SEGMENTS[kind][0] == 1 else 153 * SMS_SEGMENTS[kind][0]
+    body = write(value)
+    overflow = gsm_length(body) - budget
+    if overflow > 0 and value:
+        keep = max(12, len(value) - overflow - 3)
+        body = write(value[:keep].rstrip() + "...")
+    return body
+
+
 def _booking_facts(booking) -> dict:
     return {
         "site": booking.site,
@@ -81,13 +93,14 @@ def _booking_facts(booking) -> dict:
     }
 
 
-def _what(facts) -> str:
-    return _("Atelier : %(title)s", title=facts["title"]) if facts["title"] else _("Un ordinateur en accès libre.")
+def _what(title: str) -> str:
+    return _("Atelier : %(title)s", title=title) if title else _("Un ordinateur en accès libre.")
 
 
 def _email(template: str, **context) -> tuple[str, str]:
     """templates/messages/<template>.txt: the subject on its first line, then the body."""
-    text = render_template(f"messages/{template}.txt", **context).strip()
+    # Straight from the Jinja environment: no request's context processors (the sweep has no request).
+    text = current_app.jinja_env.get_template(f"messages/{template}.txt").render(**context).strip()
     subject, _blank, body = text.partition("\n")
     return subject.strip(), body.strip() + "\n"
 
@@ -98,14 +111,14 @@ def _email(template: str, **context) -> tuple[str, str]:
 def booking_confirmed(booking, channel: Channel, link: str, unsubscribe: str = "") -> Text:
     facts = _booking_facts(booking)
     if channel is Channel.sms:
-        return Text("", _sms(
-            _("%(site)s : votre place est réservée.", site=booking.site.name),
-            _what(facts),
+        return Text("", _fitted(MessageKind.booking_confirmed, lambda title: _sms(
+            _("%(site)s : place réservée.", site=booking.site.name),
+            _what(title),
             _("%(day)s de %(start)s à %(end)s.", **facts),
             _("Réf. %(ref)s", ref=booking.reference),
-            _("Pour annuler : %(link)s", link=link),
+            _("Annuler : %(link)s", link=link),
             _phone_line(booking.site),
-        ))
+        ), facts["title"]))
     subject, body = _email("booking_confirmed", link=link, unsubscribe=unsubscribe, **facts)
     return Text(subject, body, booking_ics(booking, "REQUEST", SEQUENCE_BOOKED))
 
@@ -115,8 +128,7 @@ def booking_reminder(booking, channel: Channel, link: str, unsubscribe: str = ""
     if channel is Channel.sms:
         return Text("", _sms(
             _("%(site)s : rappel.", site=booking.site.name),
-            _what(facts),
-            _("%(day)s à %(start)s.", **facts),
+            _("Votre place : %(day)s à %(start)s.", day=facts["day"].lower(), start=facts["start"]),
             _("Réf. %(ref)s", ref=booking.reference),
             _("Vous ne pouvez pas venir ? Annulez ici pour laisser la place : %(link)s", link=link),
             _phone_line(booking.site),
@@ -129,14 +141,14 @@ def booking_reminder(booking, channel: Channel, link: str, unsubscribe: str = ""
 def waiting_list_place(booking, channel: Channel, link: str, unsubscribe: str = "") -> Text:
     facts = _booking_facts(booking)
     if channel is Channel.sms:
-        return Text("", _sms(
-            _("%(site)s : une place est libre. Elle est pour vous !", site=booking.site.name),
-            _what(facts),
+        return Text("", _fitted(MessageKind.waiting_list_place, lambda title: _sms(
+            _("%(site)s : une place pour vous !", site=booking.site.name),
+            _what(title),
             _("%(day)s de %(start)s à %(end)s.", **facts),
             _("Réf. %(ref)s", ref=booking.reference),
-            _("Vous ne pouvez pas venir ? Annulez ici : %(link)s", link=link),
+            _("Annuler : %(link)s", link=link),
             _phone_line(booking.site),
-        ))
+        ), facts["title"]))
     subject, body = _email("waiting_list_place", link=link, unsubscribe=unsubscribe, **facts)
     return Text(subject, body, booking_ics(booking, "REQUEST", SEQUENCE_PROMOTED))
 
@@ -144,20 +156,20 @@ def waiting_list_place(booking, channel: Channel, link: str, unsubscribe: str = 
 def booking_cancelled(booking, channel: Channel, reason: str, rebook: str, unsubscribe: str = "") -> Text:
     """Cancelled by the centre. `reason`: the closure's reason, or "" for a cancelled workshop."""
     facts = _booking_facts(booking)
-    if reason:
-        why = _("Le centre est fermé : %(reason)s.", reason=reason.rstrip(". "))
-    else:
-        why = _("L'atelier est annulé.")
+    reason = reason.rstrip(". ")
+
+    def why(reason):
+        return _("Le centre est fermé : %(reason)s.", reason=reason) if reason else _("L'atelier est annulé.")
+
     if channel is Channel.sms:
-        return Text("", _sms(
-            _("%(site)s : votre réservation est annulée. Désolé !", site=booking.site.name),
-            _what(facts) if facts["title"] else "",
-            _("%(day)s à %(start)s.", **facts),
-            why,
+        return Text("", _fitted(MessageKind.booking_cancelled, lambda reason: _sms(
+            _("%(site)s : réservation annulée. Désolé !", site=booking.site.name),
+            _("Votre place : %(day)s à %(start)s.", day=facts["day"].lower(), start=facts["start"]),
+            why(reason),
             _("Pour réserver un autre jour : %(link)s", link=rebook),
             _phone_line(booking.site),
-        ))
-    subject, body = _email("booking_cancelled", why=why, rebook=rebook, unsubscribe=unsubscribe, **facts)
+        ), reason))
+    subject, body = _email("booking_cancelled", why=why(reason), rebook=rebook, unsubscribe=unsubscribe, **facts)
     return Text(subject, body, booking_ics(booking, "CANCEL", SEQUENCE_CANCELLED))
 
 
@@ -181,7 +193,7 @@ def loan_due(loan, site, channel: Channel, unsubscribe: str = "") -> Text:
     if channel is Channel.sms:
         return Text("", _sms(
             _("%(site)s : rappel.", site=site.name),
-            _("%(device)s : à rendre %(due)s.", **facts),
+            _("%(device)s : à rendre %(due)s.", device=facts["device"], due=facts["due"]),
             _("Merci !"),
             _phone_line(site),
         ))
@@ -193,9 +205,9 @@ def loan_overdue(loan, site, channel: Channel, unsubscribe: str = "") -> Text:
     facts = _loan_facts(loan, site)
     if channel is Channel.sms:
         return Text("", _sms(
-            _("%(site)s : équipement en retard.", site=site.name),
-            _("%(device)s : à rendre le %(due)s.", **facts),
-            _("Merci de le rapporter vite."),
+            _("%(site)s : retard.", site=site.name),
+            _("%(device)s : à rendre le %(due)s.", device=facts["device"], due=french_date(loan.due_on, "d MMMM")),
+            _("Merci de le rapporter."),
             _phone_line(site),
         ))
     subject, body = _email("loan_overdue", unsubscribe=unsubscribe, **facts)

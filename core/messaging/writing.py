@@ -28,7 +28,8 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import joinedload
 
-from ..clock import PARIS, now
+from .. import clock
+from ..clock import PARIS
 from ..events import booking_cancelled, booking_confirmed, loan_declared_lost, loan_extended, loan_returned, waiting_list_promoted, within
 from ..extensions import db
 from . import texts
@@ -87,7 +88,7 @@ def write(rows: list[dict]) -> None:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    at = now()
+    at = clock.now()
     full = [
         {"booking_id": None, "loan_id": None, "resident_id": None, "subject": "", "calendar": None,
          "status": MessageStatus.pending, "created_at": at, **row}
@@ -161,7 +162,7 @@ def write_booking_confirmed(booking_id, site_id, token=None, **_facts):
     if found is None or not token:
         return
     channel, recipient = found
-    settings, at, link = site_settings(site_id), now(), booking_link(token)
+    settings, at, link = site_settings(site_id), clock.now(), booking_link(token)
     if settings.confirmations:
         write([_row(MessageKind.booking_confirmed, f"booking:{booking.id}", channel, recipient, site_id,
                     lambda stop: texts.booking_confirmed(booking, channel, link, stop), next_allowed(at, channel.value),
@@ -176,7 +177,7 @@ def write_waiting_list_place(booking_id, site_id, **_facts):
     if found is None:
         return
     channel, recipient = found
-    settings, at = site_settings(site_id), now()
+    settings, at = site_settings(site_id), clock.now()
     reminder = settings.reminders and wants_reminders(recipient, channel) and reminder_moment(booking, settings, channel, at)
     if not settings.waiting_list and not reminder:
         return
@@ -218,7 +219,7 @@ def write_booking_cancelled(booking_id, site_id, by="person", **_facts):
     rebook = rebook_link(booking)
     write([_row(MessageKind.booking_cancelled, f"booking:{booking.id}", channel, recipient, site_id,
                 lambda stop: texts.booking_cancelled(booking, channel, reason, rebook, stop),
-                next_allowed(now(), channel.value), booking_id=booking.id)])
+                next_allowed(clock.now(), channel.value), booking_id=booking.id)])
 
 
 # --- loans: the reminders of a loan that ends or changes are not sent ----------------------------

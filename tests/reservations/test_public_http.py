@@ -127,7 +127,14 @@ def test_cancel_with_the_private_link_asks_first(db, frozen, sites, client):
     _db.session.expire_all()
     assert _db.session.get(Booking, placed.id).is_cancelled
     assert _db.session.get(Booking, waiting.id).is_confirmed  # promoted
-    assert "Votre place est réservée" in page_text(client.get(f"/ma-reservation/{waiting_token}"))
+    # The promotion gives the booking a new private link, sent in the "place obtained" SMS
+    # (core/messaging/writing.py: only the token's hash is kept, the message needs the link).
+    from core.messaging.models import Message, MessageKind
+
+    sms = _db.session.scalars(select(Message).where(Message.kind == MessageKind.waiting_list_place)).one()
+    new_link = sms.body.split("http://localhost", 1)[1].split()[0]
+    assert "Votre place est réservée" in page_text(client.get(new_link))
+    assert client.get(f"/ma-reservation/{waiting_token}").status_code == 404
 
     again = client.post(f"/ma-reservation/{token}/annuler")
     assert again.status_code == 400 and "déjà annulée" in page_text(again)
