@@ -1,5 +1,5 @@
 """Which messages are written, when: in the transaction of their cause, once, with a link that opens."""
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 
 import pytest
 from sqlalchemy import select
