@@ -147,7 +147,7 @@ def unsubscribe_token(message_key: str) -> str:
 
 
 def unsubscribe_url(message_key: str) -> str:
-    path = current_app.url_map.bind("localhost").build("messages.unsubscribe", {"token": unsubscribe_token(message_key)})
+    path = current_app.url_map.bind("localhost").build("messages.unsubscribe", {"stop_token": unsubscribe_token(message_key)})
     return current_app.config["PUBLIC_BASE_URL"] + path
 
 

@@ -7,7 +7,7 @@ e-mail's link that stops reminders.
   "Authorization: Bearer <secret>" (the webhook's bearer authentication) or an "X-Webhook-Secret"
   header. No secret configured: the route answers 404. A reply STOP (any case, spaces around)
   records wanted=False for that number, how="SMS STOP". Anything else is acknowledged and ignored.
-- GET/POST /messages/arret/<token> — the link in each e-mail: a signed message key (consent.py), no
+- GET/POST /messages/arret/<stop_token> — the link in each e-mail: a signed message key (consent.py), no
   address in the URL. GET shows a confirm button (a form with CSRF: a mail scanner that follows links
   does not unsubscribe anyone); POST records wanted=False, how="e-mail link".
 """
@@ -69,10 +69,10 @@ def sms_webhook():
     return jsonify(recorded=True), 200
 
 
-@bp.route("/messages/arret/<token>", methods=["GET", "POST"])
+@bp.route("/messages/arret/<stop_token>", methods=["GET", "POST"])
 @public
-def unsubscribe(token):
-    message = consent.message_of_token(token)
+def unsubscribe(stop_token):
+    message = consent.message_of_token(stop_token)
     if message is None:
         return render_template("messages/unsubscribe.html", state="unknown"), 404
     form = EmptyForm()
