@@ -79,3 +79,7 @@ def _register_blueprints(app):
 
     from .messaging import models as messaging_models  # noqa: F401  (the outbox refers to bookings and loans)
     from .messaging import queue as message_queue  # noqa: F401  (wakes the worker after each commit writing a message)
+    from .messaging import writing  # noqa: F401  (its in-transaction receivers write the messages)
+    from .messaging.views import bp as resident_messages_bp
+
+    app.register_blueprint(resident_messages_bp)  # public: STOP replies and the e-mail's stop link

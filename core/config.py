@@ -46,6 +46,7 @@ class Defaults:
     SMS_API_URL = "https://api.brevo.com/v3"
     SMS_SENDER = "Centre"  # 11 letters at most; a site's own sender name (message settings) wins
     SMS_TIMEOUT = 10.0
+    SMS_WEBHOOK_SECRET = ""  # Brevo's webhook of SMS replies ("STOP") sends it; empty: the route is off
     # The queue: a SQLite file in instance/ unless QUEUE_URL (sqlite:///…, redis://…) or REDIS_URL.
     QUEUE_URL = ""
     QUEUE_NAME = "centres"
@@ -80,6 +81,7 @@ ENV_KEYS = {
     "SMS_API_URL": str,
     "SMS_SENDER": str,
     "SMS_TIMEOUT": float,
+    "SMS_WEBHOOK_SECRET": str,
     "REDIS_URL": str,
     "QUEUE_URL": str,
     "QUEUE_NAME": str,

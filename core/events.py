@@ -42,8 +42,8 @@ loan_declared_lost = _signals.signal("loan_declared_lost")  # loan_id, device_id
 device_found_again = _signals.signal("device_found_again")  # device_id, site_id
 
 # Reservations (reservations/bookings.py, workshops.py, rooms.py)
-booking_confirmed = _signals.signal("booking_confirmed")  # booking_id, site_id, starts_at, by_staff
-waiting_list_joined = _signals.signal("waiting_list_joined")  # booking_id, site_id, starts_at, by_staff
+booking_confirmed = _signals.signal("booking_confirmed")  # booking_id, site_id, starts_at, by_staff, token (secret: never log)
+waiting_list_joined = _signals.signal("waiting_list_joined")  # booking_id, site_id, starts_at, by_staff, token
 booking_cancelled = _signals.signal("booking_cancelled")  # booking_id, site_id, starts_at, by ("person", "staff", "closure")
 waiting_list_promoted = _signals.signal("waiting_list_promoted")  # booking_id, site_id, starts_at
 closure_added = _signals.signal("closure_added")  # closure_id, site_id, room_id, first_day, last_day, cancelled (booking ids)

@@ -80,6 +80,8 @@ class LendForm(BaseForm):
     email = EmailField(_l("Adresse e-mail (facultatif)"), filters=[strip],
                        validators=[Optional(), Email(_l("Adresse e-mail invalide.")), Length(max=254)])
     membership_number = StringField(_l("N° d'adhérent (facultatif)"), filters=[strip], validators=[Optional(), Length(max=40)])
+    # Consent to reminders (core/messaging/consent.py): ticked by default, easy to untick.
+    reminders = BooleanField(_l("Recevoir un rappel par SMS / par e-mail"), default=True)
     # Shown when a person with the same name (and phone) exists: the agent confirms it is someone else.
     confirm_new = BooleanField(_l("C'est une autre personne : créer sa fiche"))
 
@@ -192,6 +194,7 @@ class ResidentForm(BaseForm):
                        validators=[Optional(), Email(_l("Adresse e-mail invalide.")), Length(max=254)])
     membership_number = StringField(_l("N° d'adhérent (facultatif)"), filters=[strip], validators=[Optional(), Length(max=40)])
     notes = TextAreaField(_l("Remarques utiles au prêt (facultatif)"), filters=[strip], validators=[Optional(), Length(max=2000)])
+    reminders = BooleanField(_l("Recevoir un rappel par SMS / par e-mail"), default=True)
 
 
 class PolicyForm(BaseForm):

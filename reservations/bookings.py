@@ -112,7 +112,7 @@ def book_seat(room_id: int, starts_at: datetime, first_name: str, contact: Conta
     )
     record(booking, actor, BookingAction.booked, to_state=BookingState.confirmed)
     db.session.flush()
-    announce(booking_confirmed, **facts(booking), by_staff=staff)
+    announce(booking_confirmed, **facts(booking), by_staff=staff, token=token)  # the token: for the message's link, never logged
     return booking, token
 
 

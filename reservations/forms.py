@@ -36,6 +36,8 @@ class IdentityMixin:
 class BookingForm(IdentityMixin, BaseForm):
     first_name = StringField(_l("Votre prénom"), validators=[Length(max=200)])
     contact = StringField(_l("Votre numéro de téléphone ou votre e-mail"), validators=[Length(max=254)])
+    # Consent to reminders (core/messaging/consent.py): ticked by default, easy to untick.
+    reminders = BooleanField(_l("Recevoir un rappel par SMS / par e-mail"), default=True)
 
 
 class DeskSeatForm(BookingForm):

@@ -117,7 +117,9 @@ def register(workshop_id: int, first_name: str, contact: Contact, actor=None) ->
     action = BookingAction.booked if state is BookingState.confirmed else BookingAction.joined_waiting_list
     record(booking, actor, action, to_state=state)
     db.session.flush()
-    announce(booking_confirmed if state is BookingState.confirmed else waiting_list_joined, **facts(booking), by_staff=staff)
+    # The raw token goes to the in-transaction writer of messages (its link); never logged.
+    announce(booking_confirmed if state is BookingState.confirmed else waiting_list_joined, **facts(booking), by_staff=staff,
+             token=token)
     return booking, token
 
 

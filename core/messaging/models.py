@@ -28,6 +28,7 @@ class Channel(LabelledEnum):
 
 
 class MessageStatus(LabelledEnum):
+    held = "held", _l("Prêt, envoyé si une place se libère")  # written at the waiting-list sign-up
     pending = "pending", _l("À envoyer")
     sending = "sending", _l("En cours d'envoi")
     sent = "sent", _l("Envoyé")

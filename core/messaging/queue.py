@@ -86,6 +86,13 @@ def enqueue_deliveries(ids, app=None) -> None:
 # --- after the commit: wake the worker for each message written ------------------------------------
 
 
+def wake_after_commit(session, message_ids) -> None:
+    """Queue these messages' delivery once the current transaction commits (forgotten if it does
+    not): for rows written by a bulk INSERT or released by an UPDATE, which no ORM event sees."""
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_NEW, []).extend((transaction, message_id) for message_id in message_ids)
+
+
 @event.listens_for(Message, "after_insert")
 def _noted(_mapper, _connection, target):
     session = object_session(target)
@@ -93,8 +100,7 @@ def _noted(_mapper, _connection, target):
         return
     if target.not_before is not None and target.not_before > now():
         return  # not due yet: the sweep sends it when it is
-    transaction = session.get_nested_transaction() or session.get_transaction()
-    session.info.setdefault(_NEW, []).append((transaction, target.id))
+    wake_after_commit(session, [target.id])
 
 
 def _inside(transaction, ended) -> bool:

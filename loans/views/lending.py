@@ -21,6 +21,7 @@ from core.authz import check_site, refuse, staff_required
 from core.clock import today
 from core.extensions import db
 from core.input import parse_id
+from core.messaging import consent
 from core.messaging.staff import messages_about
 from core.models import Site
 from core.residents import Resident
@@ -208,7 +209,11 @@ def lend(tag):
     if not form.validate():
         return _render_lend(device, form, status=400 if device.is_available else 409)
 
-    outcome = attempt(lending.lend_at_desk, current_user, device.id, **form.loan_terms(), form=form)
+    lend_at_desk = lending.lend_at_desk
+    if form.wants_new_resident:  # the new person's choice of reminders (core/messaging/consent.py)
+        lend_at_desk = consent.choosing(lending.lend_at_desk, consent.FormContact(form.phone.data, form.email.data),
+                                        form.reminders.data, "desk", device.current_site_id)
+    outcome = attempt(lend_at_desk, current_user, device.id, **form.loan_terms(), form=form)
     if not outcome:
         duplicates = getattr(outcome.exception, "duplicates", ())  # residents.LikelyDuplicates: choose among them
         return _render_lend(device, form, status=outcome.status, error=outcome.error, duplicates=duplicates)

@@ -16,6 +16,7 @@ from core import residents
 from core.answers import attempt
 from core.authz import refuse, staff_required
 from core.extensions import db
+from core.messaging import consent
 from core.messaging.staff import messages_about
 from core.residents import Resident
 from core.templating import add_nav
@@ -177,11 +178,14 @@ def resident_edit(resident_id):
     if request.method == "GET":
         form = ResidentForm(obj=resident)
         form.phone.data = resident.phone_display
+        form.reminders.data = consent.wants_reminders_of(resident.phone, resident.email)
         return _render_edit(resident, form)
     form = ResidentForm()
     if not form.validate():
         return _render_edit(resident, form, 400)
-    outcome = attempt(residents.edit_resident, current_user, resident.id, first_name=form.first_name.data,
+    edit = consent.choosing(residents.edit_resident, consent.FormContact(form.phone.data, form.email.data),
+                            form.reminders.data, "desk", next(iter(sorted(resident.site_ids & current_user.site_ids)), None))
+    outcome = attempt(edit, current_user, resident.id, first_name=form.first_name.data,
                       last_name=form.last_name.data, phone=form.phone.data or "", email=form.email.data or "",
                       membership_number=form.membership_number.data or "", notes=form.notes.data or "", form=form)
     if not outcome:

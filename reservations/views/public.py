@@ -18,6 +18,7 @@ from core.authz import public
 from core.extensions import db, limiter
 from core.forms import EmptyForm
 from core.hours import say_ranges
+from core.messaging import consent
 from core.models import Site
 from core.ratelimits import FailureLimit
 
@@ -142,7 +143,8 @@ def public_book_seat(room_id, day, hhmm):
     form = BookingForm()
     outcome = None
     if form.validate_on_submit():
-        outcome = attempt(bookings.book_seat, room.id, starts_at, form.first_name.data, form.parsed_contact, form=form)
+        book = consent.choosing(bookings.book_seat, form.parsed_contact, form.reminders.data, "booking form", room.site_id)
+        outcome = attempt(book, room.id, starts_at, form.first_name.data, form.parsed_contact, form=form)
         if outcome:
             _booking, token = outcome.value
             flash(_("C'est réservé ! Votre place vous attend."), "success")
@@ -179,7 +181,8 @@ def public_join_workshop(workshop_id):
     form = BookingForm()
     outcome = None
     if form.validate_on_submit():
-        outcome = attempt(workshops.register, workshop.id, form.first_name.data, form.parsed_contact, form=form)
+        join = consent.choosing(workshops.register, form.parsed_contact, form.reminders.data, "booking form", workshop.site_id)
+        outcome = attempt(join, workshop.id, form.first_name.data, form.parsed_contact, form=form)
         if outcome:
             booking, token = outcome.value
             if booking.is_confirmed:

@@ -15,6 +15,7 @@ from core.authz import check_site, get_in_site_or_404, get_site_or_404, refuse, 
 from core.clock import PARIS
 from core.extensions import db
 from core.forms import EmptyForm
+from core.messaging import consent
 from core.messaging.staff import messages_about
 from core.models import Role
 
@@ -251,7 +252,8 @@ def desk_book_seat(room_id):
     day = parse_day(request.args.get("date"), clock.today())
     if not form.validate_on_submit():
         return _render_day(room, day, form, None, 400)
-    outcome = attempt(bookings.book_seat, room.id, form.starts_at, form.first_name.data, form.parsed_contact, actor=current_user,
+    book = consent.choosing(bookings.book_seat, form.parsed_contact, form.reminders.data, "desk", room.site_id)
+    outcome = attempt(book, room.id, form.starts_at, form.first_name.data, form.parsed_contact, actor=current_user,
                       form=form)
     if not outcome:
         return _render_day(room, day, form, outcome.error, outcome.status)

@@ -14,6 +14,7 @@ from core.answers import attempt, error_of, status_of
 from core.authz import get_in_site_or_404, get_site_or_404, refuse, staff_required
 from core.extensions import db
 from core.forms import EmptyForm
+from core.messaging import consent
 from core.messaging.staff import messages_about
 from core.models import Role
 
@@ -162,7 +163,8 @@ def desk_register(workshop_id):
     form = DeskWorkshopForm()
     if not form.validate_on_submit():
         return _render_detail(workshop, form, None, 400)
-    outcome = attempt(workshoplib.register, workshop.id, form.first_name.data, form.parsed_contact, actor=current_user, form=form)
+    join = consent.choosing(workshoplib.register, form.parsed_contact, form.reminders.data, "desk", workshop.site_id)
+    outcome = attempt(join, workshop.id, form.first_name.data, form.parsed_contact, actor=current_user, form=form)
     if not outcome:
         return _render_detail(workshop, form, outcome.error, outcome.status)
     booking, _token = outcome.value

@@ -75,6 +75,26 @@ def _message_id(world, site):
     return message.id
 
 
+def _stop_token(world, site):
+    """The link to stop e-mail reminders, from the confirmation e-mail of a booking at `site`."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from core.clock import now
+    from core.messaging.consent import unsubscribe_token
+    from core.messaging.models import Message
+    from reservations import workshops
+    from reservations.identity import Contact
+    from tests.reservations.factories import make_room, make_workshop
+
+    workshop = make_workshop(make_room(site), day=(now() + timedelta(days=3)).date())
+    booking, _token = workshops.register(workshop.id, "Matrice", Contact(phone="", email=f"matrice{site.id}@exemple.fr"))
+    world.fixture("db").session.commit()
+    key = world.fixture("db").session.scalars(select(Message.key).where(Message.booking_id == booking.id)).first()
+    return unsubscribe_token(key)
+
+
 # URL argument name → (world, site) → value designating a new object that belongs to `site`.
 ARGUMENTS = {
     "site_id": lambda world, site: site.id,
@@ -86,6 +106,7 @@ ARGUMENTS = {
     "message_id": _message_id,
     **RESERVATION_ARGUMENTS,  # room_id, workshop_id, booking_id, token, … (tests/reservations/matrix.py)
     "table": lambda world, site: "prets",  # a report table's CSV (reports.site_csv); see SITE_NEUTRAL
+    "stop_token": _stop_token,  # the e-mail's link that stops reminders (core/messaging/views.py)
 }
 
 # URL arguments that name no object of a site (a verb…): the same value whatever the site, so they are

@@ -18,6 +18,18 @@ def facts(booking, **more):
     return dict(booking_id=booking.id, site_id=booking.site_id, starts_at=booking.starts_at, **more)
 
 
+def without_token(events):
+    """booking_confirmed and waiting_list_joined carry the private link's token (for the message's
+    link, core/messaging/writing.py): it is the booking's, and is then left out of the comparison."""
+    kept = []
+    for name, payload in events:
+        payload = dict(payload)
+        token = payload.pop("token")
+        assert ledger.find_by_token(token).id == payload["booking_id"]
+        kept.append((name, payload))
+    return kept
+
+
 # --- booking_confirmed -------------------------------------------------------------------------------
 
 
@@ -26,7 +38,7 @@ def test_a_seat_booked_online_is_announced_after_the_commit(db, frozen, sites, c
     response = client.post(SEAT_URL.format(room=room.id), data={"first_name": "Kévin", "contact": "kevin@exemple.fr"})
     assert response.status_code == 302
     booking = _db.session.scalars(select(Booking)).one()
-    assert events == [("booking_confirmed", facts(booking, by_staff=False))]
+    assert without_token(events) == [("booking_confirmed", facts(booking, by_staff=False))]
 
 
 def test_a_seat_booked_at_the_desk_says_so(db, frozen, sites, events):
@@ -34,13 +46,13 @@ def test_a_seat_booked_at_the_desk_says_so(db, frozen, sites, events):
     booking, _token = bookings.book_seat(room.id, at_local(TUESDAY, 14), "Bernard", contact(1), actor=sites["reception_a"])
     assert events == []  # not before the commit
     _db.session.commit()
-    assert events == [("booking_confirmed", facts(booking, by_staff=True))]
+    assert without_token(events) == [("booking_confirmed", facts(booking, by_staff=True))]
 
 
 def test_a_place_in_a_workshop_is_announced(db, frozen, sites, events):
     workshop = make_workshop(make_room(sites["a"]), places=1)
     booking, _token = register(workshop, n=1)
-    assert events == [("booking_confirmed", facts(booking, by_staff=False))]
+    assert without_token(events) == [("booking_confirmed", facts(booking, by_staff=False))]
 
 
 @pytest.mark.parametrize("refusal", ["full", "closed", "past"])
@@ -85,7 +97,7 @@ def test_joining_the_waiting_list_is_announced(db, frozen, sites, events):
     waiting, _token = workshops.register(workshop.id, "Nadia", contact(2), actor=sites["reception_a"])
     assert events == []
     _db.session.commit()
-    assert events == [("waiting_list_joined", facts(waiting, by_staff=True))]
+    assert without_token(events) == [("waiting_list_joined", facts(waiting, by_staff=True))]
 
 
 def test_a_refused_registration_announces_nothing(db, frozen, sites, events):

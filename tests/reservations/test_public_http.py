@@ -128,6 +128,12 @@ def test_cancel_with_the_private_link_asks_first(db, frozen, sites, client):
     assert _db.session.get(Booking, placed.id).is_cancelled
     assert _db.session.get(Booking, waiting.id).is_confirmed  # promoted
     assert "Votre place est réservée" in page_text(client.get(f"/ma-reservation/{waiting_token}"))
+    # The "place obtained" message, written (held) when the person joined the list, is released with
+    # the same private link (core/messaging/writing.py).
+    from core.messaging.models import Message, MessageKind, MessageStatus
+
+    sms = _db.session.scalars(select(Message).where(Message.kind == MessageKind.waiting_list_place)).one()
+    assert sms.status is MessageStatus.pending and f"/ma-reservation/{waiting_token}" in sms.body
 
     again = client.post(f"/ma-reservation/{token}/annuler")
     assert again.status_code == 400 and "déjà annulée" in page_text(again)
