@@ -83,9 +83,13 @@ def _residents_and_loans(sites, rng) -> tuple[int, int]:
         for n in range(12):
             first = FIRST_NAMES[(n + s_index * 5) % len(FIRST_NAMES)]
             last = LAST_NAMES[(n * 7 + s_index) % len(LAST_NAMES)]
-            phone = f"06 {rng.randrange(10, 99)} {rng.randrange(10, 99)} {rng.randrange(10, 99)} {rng.randrange(10, 99)}"
+            # Made-up contacts: a number range no operator gives out (07 00), every other person with an
+            # e-mail of a reserved domain instead, so no message of the demo can reach anyone real.
+            pairs = [rng.randrange(10, 99) for _pair in range(4)]
+            phone = "" if n % 2 else f"07 00 {pairs[0]} {pairs[1]} {pairs[2]}"
+            email = f"habitant.{s_index}.{n}@exemple.test" if n % 2 else ""
             with clock.frozen(now - timedelta(days=400 - n)):
-                resident = create_resident(agent, site, first_name=first, last_name=last, phone=phone,
+                resident = create_resident(agent, site, first_name=first, last_name=last, phone=phone, email=email,
                                            membership_number=f"DEMO-{s_index}-{n + 1:03d}")
             people.append(resident)
             residents_created += 1

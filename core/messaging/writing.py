@@ -327,21 +327,27 @@ def plan_loans_due(at: datetime) -> int:
                                lambda loan, channel, cause, stop: texts.loan_due(loan, loan.site, channel, stop))
 
 
+OVERDUE_CATCH_UP_DAYS = 2  # a sweep missed for a day or two (worker stopped) still sends the reminder
+
+
 def plan_overdue(at: datetime) -> int:
-    """Open loans whose due date was one of the site's overdue_days ago (default 1 and 7)."""
+    """Open loans whose due date was one of the site's overdue_days ago (default 1 and 7), or up to
+    OVERDUE_CATCH_UP_DAYS more when no sweep ran on that day; one message per step, the latest reached."""
     from loans.models import Loan
 
     today = at.astimezone(PARIS).date()
     every = settings_of(db.session.scalars(select(MessageSettings.site_id)))
     offsets = {day for s in every.values() for day in overdue_offsets(s)} | set(overdue_offsets(default_settings(0)))
-    loans = _open_loans(Loan.due_on.in_([today - timedelta(days=d) for d in offsets]))
+    days = {today - timedelta(days=d + extra) for d in offsets for extra in range(OVERDUE_CATCH_UP_DAYS + 1)}
+    loans = _open_loans(Loan.due_on.in_(sorted(days)))
     settings = settings_of(loan.site_id for loan in loans)
     candidates = []
     for loan in loans:
         site_settings_ = settings[loan.site_id]
         late = (today - loan.due_on).days
-        if site_settings_.loan_reminders and late in overdue_offsets(site_settings_):
-            candidates.append((loan, site_settings_, f"loan:{loan.id}:{loan.due_on.isoformat()}+{late}"))
+        reached = [d for d in overdue_offsets(site_settings_) if d <= late <= d + OVERDUE_CATCH_UP_DAYS]
+        if site_settings_.loan_reminders and reached:
+            candidates.append((loan, site_settings_, f"loan:{loan.id}:{loan.due_on.isoformat()}+{max(reached)}"))
     return _plan_loan_messages(MessageKind.loan_overdue, candidates, at,
                                lambda loan, channel, cause, stop: texts.loan_overdue(loan, loan.site, channel, stop))
 

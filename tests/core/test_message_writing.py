@@ -1,5 +1,5 @@
 """Which messages are written, when: in the transaction of their cause, once, with a link that opens."""
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -228,11 +228,21 @@ def test_loans_due_tomorrow_are_planned_once(db, lend, now):
 
 def test_overdue_loans_on_the_sites_days(db, lend, now, two_sites):
     one_day = lend(date(2026, 3, 22))
-    lend(date(2026, 3, 20))  # 3 days late: not a reminder day
+    lend(date(2026, 3, 19))  # 4 days late: not a reminder day, and past the catch-up of the first one
     seven = lend(date(2026, 3, 16))
     assert writing.plan_overdue(MONDAY_9) == 2
     db.session.commit()
     assert {m.loan_id for m in messages(kind=MessageKind.loan_overdue)} == {one_day.id, seven.id}
+
+
+def test_a_missed_sweep_still_sends_the_overdue_reminder_once(db, lend, now, two_sites):
+    """The worker was stopped on the day after the due date: two days later the reminder still goes."""
+    three_days = lend(date(2026, 3, 20))
+    assert writing.plan_overdue(MONDAY_9) == 1
+    db.session.commit()
+    assert writing.plan_overdue(MONDAY_9 + timedelta(hours=1)) == 0
+    [late] = messages(kind=MessageKind.loan_overdue)
+    assert late.loan_id == three_days.id and late.key.endswith("+1:sms")
 
 
 def test_returning_a_loan_cancels_its_reminders(db, lend, now, two_sites):
