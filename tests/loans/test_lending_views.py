@@ -897,3 +897,27 @@ def test_search_results_leave_out_loans_of_sites_the_agent_does_not_work_at(db, 
     assert "Aucun prêt en cours." in body and "Tablette" not in body.split('id="resident-results"')[1].split("</ul>")[0]
     body_b = as_user(world["manager_b"]).get("/habitants/recherche?q=dup").get_json()
     assert body_b["results"][0]["loans"][0]["text"].startswith("En prêt : Tablette")
+
+
+@pytest.mark.parametrize("ticked", [True, False])
+def test_a_new_persons_choice_of_reminders_is_kept_with_the_loan(db, world, as_user, ticked):
+    """The lend form's box "Recevoir un rappel par SMS / par e-mail" (core/messaging/consent.py): when and
+    how the person chose, recorded in the loan's transaction."""
+    from core.messaging.models import Channel, ConsentEvent
+
+    data = lend_data(None, resident="new", first_name="Karim", last_name="Benali", phone="06 11 22 33 44", email="")
+    if ticked:
+        data["reminders"] = "y"
+    response = as_user(world["reception_a"]).post(lend_url(world["laptop"]), data=data)
+    assert response.status_code == 302
+    [choice] = db.session.scalars(select(ConsentEvent)).all()
+    assert (choice.contact, choice.channel, choice.wanted, choice.how, choice.site_id) == (
+        "+33611223344", Channel.sms, ticked, "desk", world["a"].id)
+
+
+def test_a_refused_loan_keeps_no_choice_of_reminders(db, world, as_user):
+    from core.messaging.models import ConsentEvent
+
+    data = lend_data(None, resident="new", first_name="Karim", last_name="Benali", phone="06 11 22 33 44", charter=None)
+    assert as_user(world["reception_a"]).post(lend_url(world["laptop"]), data=data).status_code == 400
+    assert db.session.scalars(select(ConsentEvent)).all() == []
