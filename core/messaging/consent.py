@@ -26,16 +26,23 @@ REMINDER_KINDS = (MessageKind.booking_reminder, MessageKind.loan_due, MessageKin
 
 
 def e164(raw: str | None) -> str | None:
-    """A French (or international) number as +33612345678; None when it is not a valid number."""
+    """A mobile number that may receive an SMS, as +33612345678; None when it cannot be one: unreadable,
+    the wrong length, or a landline. A number of the right shape that no operator has given out is kept:
+    the provider refuses it, and the staff see "non distribué" and can correct it with the person
+    (rather than a reminder that silently never leaves)."""
     if not raw:
         return None
     try:
         number = phonenumbers.parse(raw, "FR")
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    kinds = phonenumbers.PhoneNumberType
+    if phonenumbers.is_valid_number(number):
+        mobile = phonenumbers.number_type(number) in (kinds.MOBILE, kinds.FIXED_LINE_OR_MOBILE)
+    else:  # a French mobile number (06, 07) of a range not given out yet
+        mobile = (number.country_code == 33 and str(number.national_number)[:1] in ("6", "7")
+                  and phonenumbers.is_possible_number(number))
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if mobile else None
 
 
 def contact_of(phone: str = "", email: str = "") -> tuple[Channel, str] | None:

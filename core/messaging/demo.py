@@ -15,9 +15,12 @@ from sqlalchemy import select
 
 from .. import clock
 from ..extensions import db
-from .models import Message, MessageStatus
+from .models import Channel, Message, MessageStatus
 
-UNDELIVERED_ERROR = "Numéro injoignable : le téléphone est éteint ou hors réseau depuis 48 heures (réponse de l'opérateur)."
+UNDELIVERED_ERROR = {  # what a provider answers, as the worker writes it for the staff
+    Channel.sms: "Numéro injoignable : le téléphone est éteint ou hors réseau depuis 48 heures (réponse de l'opérateur).",
+    Channel.email: "Adresse refusée par le serveur du destinataire : cette boîte aux lettres n'existe pas (550).",
+}
 
 
 def load_demo(sites) -> list[str]:
@@ -34,12 +37,16 @@ def load_demo(sites) -> list[str]:
                Message.not_before <= at)
         .order_by(Message.site_id, Message.id)
     ).all()
-    undelivered_sites = set()
+    # One message a site the provider refused: an SMS where the site has one (the usual case).
+    refused = {}
+    for message in due:
+        if message.site_id not in refused or (message.channel is Channel.sms and refused[message.site_id].channel is not Channel.sms):
+            refused[message.site_id] = message
     for n, message in enumerate(due):
         message.attempts = 1
-        if message.site_id not in undelivered_sites:  # one message a site the operator refused
-            undelivered_sites.add(message.site_id)
-            message.status, message.last_error, message.attempts = MessageStatus.undelivered, UNDELIVERED_ERROR, 6
+        if message is refused[message.site_id]:
+            message.status, message.last_error = MessageStatus.undelivered, UNDELIVERED_ERROR[message.channel]
+            message.attempts = 1 if message.channel is Channel.email else 6
         elif n % 3 == 0:  # as with nothing configured: kept for the "Messages" page
             message.status = MessageStatus.kept
         else:
