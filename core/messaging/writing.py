@@ -92,10 +92,11 @@ def message_key(kind: MessageKind, cause: str, channel: Channel) -> str:
     return f"{kind.value}:{cause}:{channel.value}"
 
 
-def write(rows: list[dict]) -> None:
-    """Insert the messages; a key already written is left as it is (a retried cause, a second sweep)."""
+def write(rows: list[dict]) -> int:
+    """Insert the messages; a key already written is left as it is (a retried cause, a second sweep).
+    Returns how many were new."""
     if not rows:
-        return
+        return 0
     if db.session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
@@ -113,6 +114,7 @@ def write(rows: list[dict]) -> None:
     due = [row.id for row in inserted if row.status is MessageStatus.pending and row.not_before <= at]
     if due:
         wake_after_commit(db.session(), due)  # sent at once by the worker, not at the next sweep
+    return len(inserted)
 
 
 def _row(kind, cause, channel, recipient, site_id, text_of, not_before, **ids) -> dict:
@@ -309,8 +311,7 @@ def _plan_loan_messages(kind: MessageKind, candidates: list, at: datetime, text_
         rows.append(_row(kind, cause, channel, recipient, loan.site_id,
                          lambda stop, loan=loan, channel=channel, cause=cause: text_of(loan, channel, cause, stop),
                          next_allowed(max(moment, at), channel.value), loan_id=loan.id, resident_id=loan.resident_id))
-    write(rows)
-    return len(rows)
+    return write(rows)
 
 
 def plan_loans_due(at: datetime) -> int:
@@ -360,6 +361,8 @@ def plan_staff_digest(at: datetime) -> int:
     from loans.models import Device, Loan
 
     today = at.astimezone(PARIS).date()
+    if at < datetime.combine(today, DIGEST_TIME, tzinfo=PARIS):
+        return 0  # written at 8:00 with the morning's figures, not at midnight
     wanted = db.session.scalars(select(MessageSettings).where(MessageSettings.digest_to != "")).all()
     recipients = {s.site_id: [a.strip().lower() for a in s.digest_to.replace(",", "\n").splitlines() if "@" in a]
                   for s in wanted}
@@ -391,11 +394,10 @@ def plan_staff_digest(at: datetime) -> int:
             rows.append(dict(key=f"{MessageKind.staff_digest.value}:site:{site_id}:{today.isoformat()}:{address}"[:200],
                              kind=MessageKind.staff_digest, channel=Channel.email, recipient=address, site_id=site_id,
                              subject=text.subject, body=text.body, not_before=moment))
-    write(rows)
-    return len(rows)
+    return write(rows)
 
 
-# The lead registers these with core/messaging/tasks.py `register_planner` (each takes the time).
+# The sweep runs each of them every minute with the current time.
 PLANNERS = [plan_loans_due, plan_overdue, plan_staff_digest]
 for _planner in PLANNERS:
     register_planner(_planner)  # the sweep runs them every minute (core/messaging/sending.py)

@@ -267,3 +267,23 @@ def test_planners_use_a_constant_number_of_statements(db, lend, now, count_queri
     with count_queries() as many:
         assert writing.plan_loans_due(MONDAY_9) == 7  # the six without phone nor e-mail get nothing
     assert many() == few()
+
+
+def test_the_morning_digest_lists_overdue_loans_and_undelivered_messages(db, lend, now, two_sites):
+    a = two_sites["a"]
+    late = lend(date(2026, 3, 20))
+    lend(date(2026, 3, 30))  # not late
+    db.session.add(MessageSettings(site_id=a.id, digest_to="accueil@centre-a.example\nResponsable@Centre-A.example"))
+    db.session.add(Message(key="test:refused", kind=MessageKind.booking_confirmed, channel=Channel.sms, site_id=a.id,
+                           status=MessageStatus.undelivered, recipient="+33600000009", body="…",
+                           last_error="Numéro injoignable.", created_at=MONDAY_9 - timedelta(hours=3)))
+    db.session.commit()
+    assert writing.plan_staff_digest(datetime(2026, 3, 23, 7, 30, tzinfo=PARIS)) == 0  # before 8:00: not yet
+    assert writing.plan_staff_digest(MONDAY_9) == 2
+    db.session.commit()
+    assert writing.plan_staff_digest(MONDAY_9 + timedelta(hours=2)) == 0  # one a day
+    digests = messages(kind=MessageKind.staff_digest)
+    assert {m.recipient for m in digests} == {"accueil@centre-a.example", "responsable@centre-a.example"}
+    body = digests[0].body
+    assert f"({late.device.tag})" in body and "Personne1 Test" in body and "Numéro injoignable." in body
+    assert digests[0].channel is Channel.email and digests[0].subject.startswith("Résumé du")
