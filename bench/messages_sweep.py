@@ -18,8 +18,9 @@ With the clock frozen at 17:30 (Paris) on the last day SMS may go (today, or bef
 public holiday), it times with the number of SQL statements (`before_cursor_execute` on the engine):
 each planner of core/messaging/writing.py once (it writes the messages) and again (idempotent: it
 writes none), then one full `sweep()` with no MAIL_SERVER and no SMS_API_KEY (each message becomes
-`kept`), split into its fixed part and each batch of MESSAGE_BATCH messages. One run each, the first
-one cold: timings are reported, never asserted. --json keeps the results of each size in a file and
+`kept`), split into its fixed part and each batch of MESSAGE_BATCH messages. A planner's first pass
+sends its INSERT in pages of 1,000 rows (one statement each): it follows the messages written, never
+the history. One run each, the first one cold: timings are reported, never asserted. --json keeps the results of each size in a file and
 prints them side by side. Never run it on a real installation.
 """
 import argparse
