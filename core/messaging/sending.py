@@ -139,9 +139,10 @@ def _detached(message_id: int) -> Message:
 
     message = db.session.get(Message, message_id)
     settings = db.session.get(MessageSettings, message.site_id)
+    sender_name = settings.sender_name if settings else ""  # read now: after the commit it would reload
     db.session.expunge(message)
     db.session.commit()
-    message.sender_name = settings.sender_name if settings else ""
+    message.sender_name = sender_name
     return message
 
 

@@ -27,7 +27,7 @@ from datetime import datetime, time, timedelta
 
 from flask import current_app
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from .. import clock
 from ..clock import PARIS
@@ -281,7 +281,7 @@ def _open_loans(*conditions):
     return db.session.scalars(
         select(Loan)
         .join(Resident, Resident.id == Loan.resident_id)
-        .options(joinedload(Loan.resident), joinedload(Loan.device).joinedload(Device.kind), joinedload(Loan.site))
+        .options(joinedload(Loan.resident), selectinload(Loan.device).selectinload(Device.kind), joinedload(Loan.site))
         .where(Loan.is_open, or_(Resident.phone != "", Resident.email != ""), *conditions)
         .order_by(Loan.id)
     ).unique().all()
@@ -367,13 +367,24 @@ def plan_staff_digest(at: datetime) -> int:
     recipients = {s.site_id: [a.strip().lower() for a in s.digest_to.replace(",", "\n").splitlines() if "@" in a]
                   for s in wanted}
     recipients = {site_id: addresses for site_id, addresses in recipients.items() if addresses}
+
+    def key(site_id, address):
+        return f"{MessageKind.staff_digest.value}:site:{site_id}:{today.isoformat()}:{address}"[:200]
+
+    # Already written today (the sweep runs every minute): nothing to load or render again.
+    written = set(db.session.scalars(select(Message.key).where(
+        Message.kind == MessageKind.staff_digest,
+        Message.key.in_([key(site_id, a) for site_id, addresses in recipients.items() for a in addresses]),
+    ))) if recipients else set()
+    recipients = {site_id: [a for a in addresses if key(site_id, a) not in written] for site_id, addresses in recipients.items()}
+    recipients = {site_id: addresses for site_id, addresses in recipients.items() if addresses}
     if not recipients:
         return 0
     sites = {site.id: site for site in db.session.scalars(select(Site).where(Site.id.in_(list(recipients))))}
     overdue = {}
     for loan in db.session.scalars(
         select(Loan).join(Resident, Resident.id == Loan.resident_id)
-        .options(joinedload(Loan.resident), joinedload(Loan.device).joinedload(Device.kind))
+        .options(joinedload(Loan.resident), selectinload(Loan.device).selectinload(Device.kind))
         .where(Loan.is_open, Loan.due_on < today, Loan.site_id.in_(list(recipients)))
         .order_by(Loan.due_on, Loan.id)
     ).unique():
@@ -391,7 +402,7 @@ def plan_staff_digest(at: datetime) -> int:
     for site_id, addresses in recipients.items():
         text = texts.staff_digest(sites[site_id], today, overdue.get(site_id, []), undelivered.get(site_id, []))
         for address in addresses:
-            rows.append(dict(key=f"{MessageKind.staff_digest.value}:site:{site_id}:{today.isoformat()}:{address}"[:200],
+            rows.append(dict(key=key(site_id, address),
                              kind=MessageKind.staff_digest, channel=Channel.email, recipient=address, site_id=site_id,
                              subject=text.subject, body=text.body, not_before=moment))
     return write(rows)

@@ -281,3 +281,24 @@ def test_the_sweep_runs_every_planner_then_sends_what_they_wrote(app, db, site, 
         wait_for(lambda: len(smtp_server.received) == 1, what="the planned reminder")
     assert seen == [T0] and sending.planners() == [broken, reminders]
     assert db.session.execute(select(Message.status)).scalars().all() == [MessageStatus.sent]
+
+
+def test_no_transaction_is_open_while_a_channel_sends(app, db, site, clock, monkeypatch):
+    """On SQLite an open transaction holds the write lock: the provider's call must happen outside any."""
+    from core.messaging import sending
+
+    db.session.add(MessageSettings(site_id=site.id, sender_name="CentreA"))
+    [message_id] = add(db, new_message(site, 1, channel="sms"))
+    seen = []
+
+    class Watching:
+        name = "watching"
+
+        def send(self, message):
+            seen.append((db.session().in_transaction(), message.sender_name))
+            return "ref-1"
+
+    monkeypatch.setattr(sending, "channel_for", lambda message: Watching())
+    assert sending.claim_batch("test", 10) == [message_id]
+    assert sending.send_claimed(message_id, "test") is MessageStatus.sent
+    assert seen == [(False, "CentreA")]
