@@ -57,6 +57,11 @@ staff_account_changed = _signals.signal("staff_account_changed")  # user_id
 
 CATALOGUE = {name: signal for name, signal in _signals.items()}
 
+# Not a domain event (the `events` test fixture does not record it): messages to residents that the
+# transaction wrote and that are due at once; the task queue (core/messaging/queue.py) hears it after
+# the commit and wakes the worker.
+messages_written = Namespace().signal("messages_written")  # message_ids
+
 _PENDING = "pending_events"
 _WITHIN: dict[str, list] = {}
 

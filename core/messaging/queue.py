@@ -20,15 +20,15 @@ import threading
 
 from flask import current_app, has_app_context
 from sqlalchemy import event
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import object_session
 
 from ..clock import now
+from ..events import announce, messages_written
 from .models import Message, MessageStatus
 
 log = logging.getLogger(__name__)
 
 _BUILD_LOCK = threading.Lock()
-_NEW = "new_message_ids"
 
 
 def make_huey(app):
@@ -88,9 +88,9 @@ def enqueue_deliveries(ids, app=None) -> None:
 
 def wake_after_commit(session, message_ids) -> None:
     """Queue these messages' delivery once the current transaction commits (forgotten if it does
-    not): for rows written by a bulk INSERT or released by an UPDATE, which no ORM event sees."""
-    transaction = session.get_nested_transaction() or session.get_transaction()
-    session.info.setdefault(_NEW, []).extend((transaction, message_id) for message_id in message_ids)
+    not, core/events.py): for rows written by a bulk INSERT or released by an UPDATE, which no ORM
+    event sees. `session` is the one that writes them (the application's)."""
+    announce(messages_written, message_ids=list(message_ids))
 
 
 @event.listens_for(Message, "after_insert")
@@ -103,29 +103,7 @@ def _noted(_mapper, _connection, target):
     wake_after_commit(session, [target.id])
 
 
-def _inside(transaction, ended) -> bool:
-    while transaction is not None:
-        if transaction is ended:
-            return True
-        transaction = transaction.parent
-    return False
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_rolled_back(session, previous_transaction):
-    noted = session.info.get(_NEW)
-    if noted:
-        session.info[_NEW] = [item for item in noted if not _inside(item[0], previous_transaction)]
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_unkept(session, transaction):
-    if transaction.parent is None and not transaction.nested:
-        session.info.pop(_NEW, None)  # the outer transaction ended without a commit
-
-
-@event.listens_for(Session, "after_commit")
-def _wake(session):
-    noted = session.info.pop(_NEW, None)
-    if noted and has_app_context():
-        enqueue_deliveries([message_id for _transaction, message_id in noted])
+@messages_written.connect
+def _wake(_sender, message_ids):
+    if has_app_context():
+        enqueue_deliveries(message_ids)
