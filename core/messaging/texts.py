@@ -108,19 +108,25 @@ def _email(template: str, **context) -> tuple[str, str]:
 # --- bookings ------------------------------------------------------------------------------------
 
 
-def booking_confirmed(booking, channel: Channel, link: str, unsubscribe: str = "") -> Text:
+def _place(kind: MessageKind, headline: str, sequence: int, booking, channel: Channel, link: str, unsubscribe: str) -> Text:
+    """A place that is the person's: booked, or obtained from the waiting list (SMS: one headline apart)."""
     facts = _booking_facts(booking)
     if channel is Channel.sms:
-        return Text("", _fitted(MessageKind.booking_confirmed, lambda title: _sms(
-            _("%(site)s : place réservée.", site=booking.site.name),
+        return Text("", _fitted(kind, lambda title: _sms(
+            headline,
             _what(title),
             _("%(day)s de %(start)s à %(end)s.", **facts),
             _("Réf. %(ref)s", ref=booking.reference),
             _("Annuler : %(link)s", link=link),
             _phone_line(booking.site),
         ), facts["title"]))
-    subject, body = _email("booking_confirmed", link=link, unsubscribe=unsubscribe, **facts)
-    return Text(subject, body, booking_ics(booking, "REQUEST", SEQUENCE_BOOKED))
+    subject, body = _email(kind.value, link=link, unsubscribe=unsubscribe, **facts)
+    return Text(subject, body, booking_ics(booking, "REQUEST", sequence))
+
+
+def booking_confirmed(booking, channel: Channel, link: str, unsubscribe: str = "") -> Text:
+    return _place(MessageKind.booking_confirmed, _("%(site)s : place réservée.", site=booking.site.name),
+                  SEQUENCE_BOOKED, booking, channel, link, unsubscribe)
 
 
 def booking_reminder(booking, channel: Channel, link: str, unsubscribe: str = "") -> Text:
@@ -139,18 +145,8 @@ def booking_reminder(booking, channel: Channel, link: str, unsubscribe: str = ""
 
 
 def waiting_list_place(booking, channel: Channel, link: str, unsubscribe: str = "") -> Text:
-    facts = _booking_facts(booking)
-    if channel is Channel.sms:
-        return Text("", _fitted(MessageKind.waiting_list_place, lambda title: _sms(
-            _("%(site)s : une place pour vous !", site=booking.site.name),
-            _what(title),
-            _("%(day)s de %(start)s à %(end)s.", **facts),
-            _("Réf. %(ref)s", ref=booking.reference),
-            _("Annuler : %(link)s", link=link),
-            _phone_line(booking.site),
-        ), facts["title"]))
-    subject, body = _email("waiting_list_place", link=link, unsubscribe=unsubscribe, **facts)
-    return Text(subject, body, booking_ics(booking, "REQUEST", SEQUENCE_PROMOTED))
+    return _place(MessageKind.waiting_list_place, _("%(site)s : une place pour vous !", site=booking.site.name),
+                  SEQUENCE_PROMOTED, booking, channel, link, unsubscribe)
 
 
 def booking_cancelled(booking, channel: Channel, reason: str, rebook: str, unsubscribe: str = "") -> Text:
