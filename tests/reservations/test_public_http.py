@@ -217,7 +217,8 @@ def test_room_feed_has_counts_and_titles_but_no_personal_data(db, frozen, sites,
     assert response.status_code == 200 and response.mimetype == "text/calendar"
     assert "1 poste réservé sur 4" in body.replace("\r\n ", "") and "Atelier : Courriel" in body
     assert "Fatima" not in body and "Nadia" not in body and "0600000001" not in body
-    assert client.get(f"/salles/agenda/{room.feed_token[:-1]}x.ics").status_code == 404
+    changed = "y" if room.feed_token.endswith("x") else "x"  # one character off (a token may end in x)
+    assert client.get(f"/salles/agenda/{room.feed_token[:-1]}{changed}.ics").status_code == 404
     old = room.feed_token
     rooms.regenerate_feed_token(sites["manager_a"], room)
     db.session.commit()
