@@ -124,6 +124,12 @@ def can_view(user, resident: Resident) -> bool:
     return user.is_admin or bool(resident.site_ids & user.site_ids)
 
 
+def site_in_common(user, resident: Resident) -> int | None:
+    """The site a change made by `user` to this person is recorded under: the first (by id) of the
+    sites they share; None for an admin who works at none of them."""
+    return next(iter(sorted(resident.site_ids & user.site_ids)), None)
+
+
 def long_enough(text: str) -> bool:
     """Two letters of a name or four digits of a phone number: fewer would match half the list."""
     return len(fold(text)) >= 2 or len(normalise_phone(text)) >= 4

@@ -184,7 +184,7 @@ def resident_edit(resident_id):
     if not form.validate():
         return _render_edit(resident, form, 400)
     edit = consent.choosing(residents.edit_resident, consent.FormContact(form.phone.data, form.email.data),
-                            form.reminders.data, "desk", next(iter(sorted(resident.site_ids & current_user.site_ids)), None))
+                            form.reminders.data, "desk", residents.site_in_common(current_user, resident))
     outcome = attempt(edit, current_user, resident.id, first_name=form.first_name.data,
                       last_name=form.last_name.data, phone=form.phone.data or "", email=form.email.data or "",
                       membership_number=form.membership_number.data or "", notes=form.notes.data or "", form=form)
