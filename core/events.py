@@ -51,6 +51,7 @@ closure_added = _signals.signal("closure_added")  # closure_id, site_id, room_id
 # People and accounts (core/residents.py, core/admin.py)
 resident_created = _signals.signal("resident_created")  # resident_id, site_id
 resident_edited = _signals.signal("resident_edited")  # resident_id
+resident_erased = _signals.signal("resident_erased")  # resident_id (None: a person who only booked online), cause
 site_created = _signals.signal("site_created")  # site_id
 staff_account_created = _signals.signal("staff_account_created")  # user_id
 staff_account_changed = _signals.signal("staff_account_changed")  # user_id

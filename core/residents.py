@@ -88,6 +88,9 @@ class Resident(db.Model):
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Erased on request or anonymised after the retention period (core/privacy): the row stays, without
+    # anything that says who the person was, so that loans and reports keep counting them once.
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sites: Mapped[list[Site]] = relationship(secondary=resident_sites, order_by=Site.name)
     created_by: Mapped[User | None] = relationship()

@@ -202,6 +202,8 @@ class Booking(db.Model):
         Index("ix_bookings_room_starts_at", "room_id", "starts_at"),
         Index("ix_bookings_workshop_state", "workshop_id", "state"),
         Index("ix_bookings_site_contact_starts_at", "site_id", "contact_key", "starts_at"),
+        # A resident's bookings (their page, their export, the reports' count of people).
+        Index("ix_bookings_resident_starts_at", "resident_id", "starts_at"),
         # One seat per person per slot, one place (or waiting-list entry) per person per workshop.
         Index(
             "uq_bookings_seat_per_person",
@@ -235,6 +237,9 @@ class Booking(db.Model):
     phone: Mapped[str] = mapped_column(String(20), default="")
     email: Mapped[str] = mapped_column(String(254), default="")
     contact_key: Mapped[str] = mapped_column(String(254))
+    # The resident of the site whose phone or e-mail this is (linked when booking, or when the desk
+    # registers the person later): reports count a person once through it.
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id", ondelete="SET NULL"))
     attendance: Mapped[Attendance | None] = mapped_column(
         Enum(Attendance, name="attendance", native_enum=False, length=20)
     )
