@@ -77,10 +77,10 @@ def _register_blueprints(app):
     app.register_blueprint(messages_bp)  # after loans and reservations: its demo loader writes their messages
     app.register_blueprint(reports_bp)  # last: its demo loader builds on the loans and reservations demos
 
-    from .privacy import models as privacy_models  # noqa: F401  (settings, erasures, access trail)
     from .messaging import models as messaging_models  # noqa: F401  (the outbox refers to bookings and loans)
     from .messaging import queue as message_queue  # noqa: F401  (wakes the worker after each commit writing a message)
     from .messaging import writing  # noqa: F401  (its in-transaction receivers write the messages)
     from .messaging.views import bp as resident_messages_bp
+    from .privacy import erasure  # noqa: F401  (writes the erasure ledger after each erasure's commit)
 
     app.register_blueprint(resident_messages_bp)  # public: STOP replies and the e-mail's stop link

@@ -53,6 +53,11 @@ class Defaults:
     MESSAGE_MAX_ATTEMPTS = 6  # temporary failures before a message is marked undelivered
     MESSAGE_LEASE_MINUTES = 10  # a claim older than this belongs to a dead worker
     MESSAGE_BATCH = 20  # messages claimed at once by the sweep
+    # Erasures (core/privacy/erasure.py): the ledger file, outside the database so that a restored
+    # backup is erased again (default instance/erasures.jsonl), and the key of the contacts' hashes in
+    # it (default SECRET_KEY: set it when SECRET_KEY may change).
+    ERASURE_LEDGER = ""
+    ERASURE_HASH_KEY = ""
 
 
 def _flag(value: str) -> bool:
@@ -88,6 +93,8 @@ ENV_KEYS = {
     "MESSAGE_MAX_ATTEMPTS": int,
     "MESSAGE_LEASE_MINUTES": int,
     "MESSAGE_BATCH": int,
+    "ERASURE_LEDGER": str,
+    "ERASURE_HASH_KEY": str,
 }
 
 

@@ -97,6 +97,8 @@ class Resident(db.Model):
 
     @property
     def full_name(self):
+        if self.anonymised_at is not None:
+            return _("Personne effacée")
         return f"{self.first_name} {self.last_name}"
 
     @property

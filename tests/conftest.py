@@ -120,8 +120,9 @@ class IsolatedClient(FlaskClient):
 
 
 @pytest.fixture
-def app(database_url, app_config):
-    app = create_app(base_config(database_url, **app_config))
+def app(database_url, app_config, tmp_path):
+    # Erasures append to a ledger file (core/privacy/erasure.py): each test has its own.
+    app = create_app(base_config(database_url, **{"ERASURE_LEDGER": str(tmp_path / "erasures.jsonl"), **app_config}))
     app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
