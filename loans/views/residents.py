@@ -9,15 +9,18 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from core import residents
-from core.answers import attempt
+from core.answers import attempt, error_of, status_of
 from core.authz import refuse, staff_required
 from core.extensions import db
 from core.messaging import consent
 from core.messaging.staff import messages_about
+from core.models import Role
+from core.privacy import erasure
+from core.privacy.forms import EraseResidentForm
 from core.residents import Resident
 from core.templating import add_nav
 
@@ -192,3 +195,24 @@ def resident_edit(resident_id):
         return _render_edit(resident, form, outcome.status)
     flash(_("Fiche de %(name)s enregistrée.", name=outcome.value.full_name), "success")
     return redirect(url_for("loans.resident_detail", resident_id=resident.id))
+
+
+# --- erasure (RGPD) -----------------------------------------------------------------------------
+
+
+@bp.route("/habitants/<int:resident_id>/effacer", methods=["GET", "POST"])
+@staff_required(Role.manager)
+def resident_erase(resident_id):
+    """"Effacer les données de cette personne": a confirmation, a reason, then core/privacy/erasure.py."""
+    resident = get_resident_or_404(resident_id)
+    form = EraseResidentForm()
+    outcome = None
+    if form.validate_on_submit():
+        outcome = attempt(erasure.erase_resident, current_user, resident.id, reason=form.reason.data, form=form)
+        if outcome:
+            flash(_("Les données de cette personne sont effacées. Ses prêts et réservations restent, sans nom, "
+                    "pour les chiffres."), "success")
+            return redirect(url_for("loans.resident_detail", resident_id=resident.id))
+    open_loans = db.session.scalar(select(func.count()).select_from(Loan).where(Loan.resident_id == resident.id, Loan.is_open))
+    return render_template("loans/residents/erase.html", resident=resident, form=form, open_loans=open_loans,
+                           error=error_of(outcome)), status_of(form, outcome)

@@ -20,6 +20,7 @@ from core.forms import EmptyForm
 from core.hours import say_ranges
 from core.messaging import consent
 from core.models import Site
+from core.privacy import erasure
 from core.ratelimits import FailureLimit
 
 from .. import bookings, calendar, ledger, workshops
@@ -254,6 +255,25 @@ def public_cancel(token):
         return redirect(url_for("reservations.public_booking", token=token))
     return render_template(
         "reservations/public/cancel.html", booking=booking, token=token, form=form, error=error_of(outcome),
+    ), status_of(None, outcome)
+
+
+@bp.route("/ma-reservation/<token>/effacer", methods=["GET", "POST"])
+@public
+@token_limit
+def public_erase(token):
+    """A person who only booked online erases what is held with their contact (core/privacy/erasure.py)."""
+    booking = _booking_or_404(token)
+    form = EmptyForm()
+    outcome = None
+    if form.validate_on_submit():
+        outcome = attempt(erasure.erase_own_bookings, booking, form=form)
+        if outcome:
+            flash(_("Vos données sont effacées : votre prénom et votre contact ne sont plus gardés."), "success")
+            return redirect(url_for("reservations.public_booking", token=token))
+    return render_template(
+        "reservations/public/erase.html", booking=booking, token=token, form=form, error=error_of(outcome),
+        erased=booking.contact_key.startswith(erasure.PSEUDONYM_PREFIX),
     ), status_of(None, outcome)
 
 

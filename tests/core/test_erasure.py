@@ -14,6 +14,7 @@ from core.residents import Resident
 from loans import lending
 from loans.models import DeviceEvent, Loan
 from reservations.models import Booking, BookingEvent
+from tests.core.helpers import field_error, location_path, page_text, snapshot
 from tests.reports.conftest import march  # noqa: F401  (the hand-built network of tests/reports/dataset.py)
 
 PERIODS = ("?periode=2026-03", "?periode=2026-02", "?periode=2026")
@@ -108,8 +109,6 @@ def test_erasure_is_refused_while_a_device_is_on_loan(march, db):
     ("admin", "x" * 201, "trop longue"),
 ])
 def test_erasure_refusals_change_nothing(march, db, who, reason, expected):
-    from tests.core.helpers import snapshot
-
     before = snapshot(db)
     with pytest.raises(DomainError) as refused:
         erasure.erase_resident(getattr(march, who), march.R2.id, reason=reason)
@@ -165,3 +164,77 @@ def test_the_ledger_holds_only_pseudonymous_keys(march, db, app):
     text = ledger(app)
     assert "anna" not in text and erasure.contact_hash("anna@example.org") in text
     assert json.loads(text)["cause"] == "retention"
+
+
+# --- over HTTP ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def client_as(app, login):
+    def make(user):
+        client = app.test_client()
+        assert login(user, target=client).status_code == 302
+        return client
+
+    return make
+
+
+def test_a_manager_erases_a_resident_after_confirming(march, client_as, db):
+    manager = client_as(march.manager_a)
+    url = f"/habitants/{march.R2.id}/effacer"
+    page = manager.get(f"/habitants/{march.R2.id}")
+    assert url in page.get_data(as_text=True)
+    assert "Effacer les données de Rémi Deux" in page_text(manager.get(url))
+
+    before = snapshot(db)
+    refused = manager.post(url, data={"reason": "Demande à l'accueil"})
+    assert refused.status_code == 400
+    assert field_error(refused, "confirmed") == "Cochez la case pour confirmer l'effacement."
+    refused = manager.post(url, data={"reason": "", "confirmed": "y"})
+    assert field_error(refused, "reason") == "Indiquez la raison de l'effacement."
+    assert snapshot(db) == before
+
+    done = manager.post(url, data={"reason": "Demande à l'accueil", "confirmed": "y"})
+    assert done.status_code == 302 and location_path(done) == f"/habitants/{march.R2.id}"
+    page = page_text(manager.get(f"/habitants/{march.R2.id}"))
+    assert "Personne effacée" in page and "Rémi" not in page and "Les données de cette personne sont effacées" in page
+    assert db.session.get(Resident, march.R2.id).anonymised_at is not None
+
+
+def test_erasing_someone_with_a_device_on_loan_is_refused_next_to_the_reason(march, client_as, db):
+    manager = client_as(march.manager_a)
+    url = f"/habitants/{march.R1.id}/effacer"
+    assert "encore 1 équipement en prêt" in page_text(manager.get(url))
+    refused = manager.post(url, data={"reason": "Demande", "confirmed": "y"})
+    assert refused.status_code == 409
+    assert field_error(refused, "reason") == ("Cette personne a encore un équipement en prêt : reprenez-le avant "
+                                              "d'effacer ses données.")
+    assert db.session.get(Resident, march.R1.id).anonymised_at is None
+
+
+def test_reception_and_other_sites_cannot_erase(march, client_as, db):
+    url = f"/habitants/{march.R2.id}/effacer"
+    reception = client_as(march.reception_a)
+    assert reception.get(url).status_code == 403
+    assert reception.post(url, data={"reason": "x", "confirmed": "y"}).status_code == 403
+    assert url not in reception.get(f"/habitants/{march.R2.id}").get_data(as_text=True)
+    other = client_as(march.manager_b)
+    assert other.post(url, data={"reason": "x", "confirmed": "y"}).status_code in (403, 404)
+    assert db.session.get(Resident, march.R2.id).anonymised_at is None
+
+
+def test_a_person_erases_their_data_from_their_booking_link(march, app, db):
+    from reservations.ledger import hash_token
+
+    db.session.get(Booking, march.seat_q.id).token_hash = hash_token("lien-de-q")
+    db.session.commit()
+    client = app.test_client()
+    page = client.get("/ma-reservation/lien-de-q")
+    assert "/ma-reservation/lien-de-q/effacer" in page.get_data(as_text=True)
+    assert "Nous effaçons votre prénom" in page_text(client.get("/ma-reservation/lien-de-q/effacer"))
+    done = client.post("/ma-reservation/lien-de-q/effacer")
+    assert done.status_code == 302
+    assert "Vos données sont effacées" in page_text(client.get("/ma-reservation/lien-de-q"))
+    seat = db.session.get(Booking, march.seat_q.id)
+    assert seat.contact_key.startswith("anonyme-") and seat.first_name == "" and seat.phone == ""
+    assert client.post("/ma-reservation/lien-de-q/effacer").status_code == 409

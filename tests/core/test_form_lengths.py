@@ -14,6 +14,7 @@ from wtforms import StringField
 from core.forms import BaseForm
 from core.messaging.models import MessageSettings
 from core.models import Site, User
+from core.privacy.models import ErasureRecord
 from core.residents import Resident
 from loans.models import Device, DeviceEvent, DeviceImportDraft, DeviceKind, Loan
 from reservations.models import Booking, Closure, Room, Workshop
@@ -48,6 +49,7 @@ FORM_MODELS = {
     "RoomForm": [Room], "ClosureForm": [Closure], "WorkshopTextForm": [Workshop], "WorkshopForm": [Workshop],
     "AttendanceForm": [], "ReplaceAccessoryForm": [],
     "MessageFilterForm": [], "MessageSettingsForm": [MessageSettings],
+    "EraseResidentForm": [ErasureRecord],
 }
 # (form, field) → column, where the names differ.
 RENAMED = {
