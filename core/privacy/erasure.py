@@ -275,12 +275,20 @@ def _ledger_entries() -> list[dict]:
     return entries
 
 
-def replay_erasures() -> dict:
-    """Erase again whoever an erasure (in the ledger file or in erasure_records) names and who is back,
-    after a restore. Returns {"residents": n, "contacts": n}; flushes, the caller commits."""
+def recorded_erasures() -> list[dict]:
+    """The erasure records of the database, as ledger entries: `restore` reads them from the live
+    database before replacing it, and hands them to replay_erasures afterwards."""
+    return [{"at": row.at.isoformat(timespec="seconds"), "resident_id": row.resident_id, "contact_hash": row.contact_hash,
+             "cause": row.cause.value} for row in db.session.scalars(select(ErasureRecord))]
+
+
+def replay_erasures(carried=()) -> dict:
+    """Erase again whoever an erasure names (in the ledger file, in erasure_records, or `carried` over
+    from the database a restore replaced) and who is back. Returns {"residents": n, "contacts": n,
+    "records": erasure records brought back}; flushes, the caller commits."""
     from reservations.models import Booking
 
-    entries = _ledger_entries()
+    entries = _ledger_entries() + list(carried)
     in_table = db.session.execute(select(ErasureRecord.resident_id, ErasureRecord.contact_hash)).all()
     known = {(row.resident_id, row.contact_hash) for row in in_table}
     missing = {(e.get("resident_id"), e.get("contact_hash")): e for e in entries
@@ -291,14 +299,13 @@ def replay_erasures() -> dict:
                       resident_id=resident_id, contact_hash=digest)
         for (resident_id, digest), e in missing.items()
     )
-    resident_ids = {row[0] for row in known | set(missing) if row[0]}
+    db.session.flush()
     hashes = {row[1] for row in known | set(missing) if row[1]}
     counts = {"residents": 0, "contacts": 0, "records": len(missing)}
-    if resident_ids:
-        back = list(db.session.scalars(select(Resident.id).where(Resident.id.in_(resident_ids), Resident.anonymised_at.is_(None))))
-        for start in range(0, len(back), 500):
-            counts["residents"] += anonymise_residents(back[start:start + 500], cause=ErasureCause.request,
-                                                      record=False)
+    erased_ids = select(ErasureRecord.resident_id).where(ErasureRecord.resident_id.is_not(None))
+    back = list(db.session.scalars(select(Resident.id).where(Resident.anonymised_at.is_(None), Resident.id.in_(erased_ids))))
+    for start in range(0, len(back), 500):
+        counts["residents"] += anonymise_residents(back[start:start + 500], cause=ErasureCause.request, record=False)
     if hashes:
         keys = db.session.scalars(select(Booking.contact_key).where(
             Booking.resident_id.is_(None), ~Booking.contact_key.startswith(PSEUDONYM_PREFIX)).distinct())
