@@ -84,3 +84,7 @@ def _register_blueprints(app):
     from .messaging.views import bp as resident_messages_bp
 
     app.register_blueprint(resident_messages_bp)  # public: STOP replies and the e-mail's stop link
+
+    from .privacy.notice import bp as privacy_notice_bp
+
+    app.register_blueprint(privacy_notice_bp)  # public: each centre's "Vos données" page and its poster

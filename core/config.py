@@ -53,6 +53,12 @@ class Defaults:
     MESSAGE_MAX_ATTEMPTS = 6  # temporary failures before a message is marked undelivered
     MESSAGE_LEASE_MINUTES = 10  # a claim older than this belongs to a dead worker
     MESSAGE_BATCH = 20  # messages claimed at once by the sweep
+    # The federation's data protection officer (DPO), shown on every centre's public "Vos données"
+    # page; all empty: the page tells people to ask their centre, which passes requests on.
+    DPO_NAME = ""
+    DPO_EMAIL = ""
+    DPO_ADDRESS = ""
+    DPO_PHONE = ""
 
 
 def _flag(value: str) -> bool:
@@ -88,6 +94,10 @@ ENV_KEYS = {
     "MESSAGE_MAX_ATTEMPTS": int,
     "MESSAGE_LEASE_MINUTES": int,
     "MESSAGE_BATCH": int,
+    "DPO_NAME": str,
+    "DPO_EMAIL": str,
+    "DPO_ADDRESS": str,
+    "DPO_PHONE": str,
 }
 
 
