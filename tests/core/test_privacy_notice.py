@@ -14,7 +14,7 @@ from core.privacy.models import PrivacySettings
 from core.privacy.notice import say_months
 from tests.core.helpers import page_text, visible_text
 from tests.reservations.conftest import frozen  # noqa: F401  (fixture)
-from tests.reservations.factories import make_room, make_workshop
+from tests.reservations.factories import at_local, book, make_room, make_workshop
 
 DPO = {"DPO_NAME": "Service DPO de la Fédération", "DPO_EMAIL": "dpo@federation.example.org",
        "DPO_ADDRESS": "199-201 rue Colbert, 59800 Lille", "DPO_PHONE": "0320799870"}
@@ -48,7 +48,7 @@ def test_the_durations_are_the_settings_in_force(db, client, centre):
     text = visible_text(client.get(f"/vos-donnees/{centre.id}"))
     # The CNIL-based defaults, before an admin saved any setting.
     assert "Votre fiche d'emprunteur : 2 ans après votre dernière venue au centre." in text
-    assert "Votre numéro ou votre e-mail donné pour réserver : 1 an après la réservation." in text
+    assert "Votre numéro ou votre e-mail donné pour réserver : 1 an après votre dernière réservation." in text
     assert "Le texte des messages envoyés : 6 mois." in text
     assert "qui ont ouvert votre fiche : 1 an." in text
 
@@ -56,7 +56,7 @@ def test_the_durations_are_the_settings_in_force(db, client, centre):
     db.session.commit()
     text = visible_text(client.get(f"/vos-donnees/{centre.id}"))
     assert "Votre fiche d'emprunteur : 3 ans après votre dernière venue au centre." in text
-    assert "Votre numéro ou votre e-mail donné pour réserver : 18 mois après la réservation." in text
+    assert "Votre numéro ou votre e-mail donné pour réserver : 18 mois après votre dernière réservation." in text
     assert "Le texte des messages envoyés : 1 mois." in text
     assert "qui ont ouvert votre fiche : 7 mois." in text
     assert "2 ans" not in text
@@ -161,6 +161,11 @@ def test_the_booking_forms_say_why_the_number_is_asked(db, frozen, client, centr
     assert f'<p><a href="/vos-donnees/{centre.id}">Vos données personnelles</a></p>' in page_text(join)
     assert 'href="/vos-donnees"' in page_text(client.get("/reserver"))
     assert 'href="/vos-donnees"' in page_text(client.get("/"))
+    # The private link's pages know the centre through the booking; a wrong link lists the centres.
+    _booking, token = book(room, at_local(date(2026, 3, 24), 14))
+    for url in (f"/ma-reservation/{token}", f"/ma-reservation/{token}/annuler"):
+        assert f'<p><a href="/vos-donnees/{centre.id}">Vos données personnelles</a></p>' in page_text(client.get(url))
+    assert '<p><a href="/vos-donnees">Vos données personnelles</a></p>' in page_text(client.get("/ma-reservation/" + "x" * 32))
 
 
 def test_the_lend_form_says_why_the_number_is_asked(db, centre, make_user, client_for):
