@@ -84,3 +84,7 @@ def _register_blueprints(app):
     from .privacy import erasure  # noqa: F401  (writes the erasure ledger after each erasure's commit)
 
     app.register_blueprint(resident_messages_bp)  # public: STOP replies and the e-mail's stop link
+
+    from .privacy.notice import bp as privacy_notice_bp
+
+    app.register_blueprint(privacy_notice_bp)  # public: each centre's "Vos données" page and its poster

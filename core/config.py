@@ -29,6 +29,12 @@ class Defaults:
     LOGIN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"
     LOGIN_LIMIT_PER_ADDRESS = "60 per 15 minutes"
     PROXY_FIX_HOPS = 0
+    # The federation's data protection officer (DPO), shown on every centre's public "Vos données"
+    # page; all empty: the page tells people to ask their centre, which passes requests on.
+    DPO_NAME = ""
+    DPO_EMAIL = ""
+    DPO_ADDRESS = ""
+    DPO_PHONE = ""
     # A staff session unused this long ends (not with "remember me"); 0 turns the idle timeout off.
     STAFF_IDLE_TIMEOUT_MINUTES = 30
     # Messages (core/messaging): nothing configured → every message is kept in the database (status
@@ -71,6 +77,10 @@ ENV_KEYS = {
     "RATELIMIT_STORAGE_URI": str,
     "TRUSTED_HOSTS": str,
     "PROXY_FIX_HOPS": int,
+    "DPO_NAME": str,
+    "DPO_EMAIL": str,
+    "DPO_ADDRESS": str,
+    "DPO_PHONE": str,
     "PORT": int,
     "STAFF_IDLE_TIMEOUT_MINUTES": int,
     "MAIL_SERVER": str,
