@@ -48,6 +48,7 @@ FORM_MODELS = {
     "RoomForm": [Room], "ClosureForm": [Closure], "WorkshopTextForm": [Workshop], "WorkshopForm": [Workshop],
     "AttendanceForm": [], "ReplaceAccessoryForm": [],
     "MessageFilterForm": [], "MessageSettingsForm": [MessageSettings],
+    "AccessFilterForm": [],
 }
 # (form, field) → column, where the names differ.
 RENAMED = {
