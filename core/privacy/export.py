@@ -23,7 +23,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from core.clock import now
 from core.extensions import db
 from core.messaging.consent import e164
-from core.messaging.models import ConsentEvent, Message
+from core.messaging.models import Channel, ConsentEvent, Message
 from core.models import Site, User
 from core.residents import Resident
 from core.templating import phone_display
@@ -175,7 +175,7 @@ def _message(message: Message) -> dict:
         "id": message.id,
         "kind": _label(message.kind),
         "channel": _label(message.channel),
-        "recipient": _phone(message.recipient) if message.channel.value == "sms" else message.recipient,
+        "recipient": _phone(message.recipient) if message.channel is Channel.sms else message.recipient,
         "subject": message.subject,
         "body": message.body,
         "status": _label(message.status),
