@@ -18,7 +18,7 @@ import json
 from datetime import date, datetime
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from core.clock import now
 from core.extensions import db
@@ -222,15 +222,9 @@ def _access_trail(resident_id: int) -> list[dict]:
 # --- the whole -------------------------------------------------------------------------------------
 
 
-def resident_export(resident_id: int) -> dict | None:
+def resident_export(resident: Resident) -> dict:
     """Everything held about the resident, as a plain dict (dates and instants as Python values; see
-    `as_json`); None when there is no such resident. The caller has checked who may see it."""
-    resident = db.session.scalar(
-        select(Resident).where(Resident.id == resident_id)
-        .options(selectinload(Resident.sites), joinedload(Resident.created_by))
-    )
-    if resident is None:
-        return None
+    `as_json`). The caller loaded the resident (with their sites) and checked who may see it."""
     loans = _loans(resident.id)
     bookings = _bookings(resident.id)
     messages = _messages(or_(

@@ -171,7 +171,7 @@ def _opened(resident: Resident, action: AccessAction) -> None:
 @staff_required()
 def resident_export(resident_id):
     resident = get_resident_or_404(resident_id)
-    response = Response(render_template("loans/residents/export.html", data=export.resident_export(resident.id)))
+    response = Response(render_template("loans/residents/export.html", data=export.resident_export(resident)))
     _opened(resident, AccessAction.resident_export)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -181,9 +181,9 @@ def resident_export(resident_id):
 @staff_required()
 def resident_export_json(resident_id):
     resident = get_resident_or_404(resident_id)
-    response = Response(export.as_json(export.resident_export(resident.id)), mimetype="application/json")
-    _opened(resident, AccessAction.resident_export)
+    response = Response(export.as_json(export.resident_export(resident)), mimetype="application/json")
     response.headers["Content-Disposition"] = f'attachment; filename="{export.filename(resident.id)}"'
+    _opened(resident, AccessAction.resident_export)
     response.headers["Cache-Control"] = "no-store"
     return response
 
