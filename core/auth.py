@@ -80,6 +80,10 @@ def authenticate(email: str, password: str) -> User:
         log.warning("login failed user_id=%s reason=%s", user.id, "inactive" if user.active is False else "credentials")
         raise AuthError(_l("Adresse e-mail ou mot de passe incorrect."))
     user.last_login_at = now()
+    from .privacy.models import AccessAction
+    from .privacy.trail import record_access
+
+    record_access(user, AccessAction.login)  # the access trail (admins: "Accès aux fiches")
     log.info("login ok user_id=%s", user.id)
     return user
 

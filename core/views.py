@@ -286,3 +286,36 @@ def staff_reset_password(user_id):
         return redirect(url_for("admin.staff"))
     # Shown once, in this response only (never in a URL, a flash cookie or a log).
     return render_template("admin/password_reset.html", user=user, temporary=outcome.value)
+
+
+# --- administration: the access trail of residents' records ------------------------------------
+
+
+@admin_bp.record_once
+def _register_access_nav(state):
+    from flask_babel import lazy_gettext as _l
+
+    from .templating import ADMINS, add_nav
+
+    add_nav(state.app, "admin.access_trail", _l("Accès aux fiches"), roles=ADMINS, order=87)
+
+
+@admin_bp.get("/acces")
+@admin_required
+def access_trail():
+    """Who opened which resident's record or export, and the staff logins: newest first, a page at a time."""
+    from .input import parse_int
+    from .privacy import trail
+    from .privacy.forms import AccessFilterForm
+
+    users = db.session.scalars(select(User).order_by(User.name, User.id)).all()
+    form = AccessFilterForm(request.args, users=users)
+    if request.args and not form.validate():
+        return render_template("admin/access_trail.html", form=form, page=None, filters=None), 400
+    try:
+        number = parse_int(request.args.get("page") or "1", 1, 100_000)
+    except ValueError:
+        number = 1
+    filters = form.filters(number)
+    return render_template("admin/access_trail.html", form=form, page=trail.trail_page(filters), filters=filters,
+                           resident_label=trail.resident_label)

@@ -97,6 +97,7 @@ class AccessRecord(db.Model):
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id", ondelete="SET NULL"))
 
     user: Mapped[User | None] = relationship()
+    resident: Mapped["Resident | None"] = relationship()  # noqa: F821  (core.residents; the trail page shows the current name)
 
 
 class RetentionRun(db.Model):

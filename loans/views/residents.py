@@ -4,7 +4,7 @@ Staff see the residents of their own sites only (admins: everyone): every query 
 core.residents.visible_to. What the agent types is personal data: it is never logged, and the
 answers are never cached (Cache-Control: no-store).
 """
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -19,8 +19,10 @@ from core.extensions import db
 from core.messaging import consent
 from core.messaging.staff import messages_about
 from core.models import Role
-from core.privacy import erasure
+from core.privacy import erasure, export
 from core.privacy.forms import EraseResidentForm
+from core.privacy.models import AccessAction
+from core.privacy.trail import record_access
 from core.residents import Resident
 from core.templating import add_nav
 
@@ -141,7 +143,7 @@ def resident_detail(resident_id):
         .options(joinedload(Loan.device), joinedload(Loan.site), joinedload(Loan.closed_site)),
         page=page_number(request.args.get("page")), per_page=LOANS_PAGE, max_per_page=LOANS_PAGE, error_out=False,
     )
-    return render_template(
+    page = render_template(
         "loans/residents/detail.html",
         resident=resident,
         loans=loans.items,
@@ -153,6 +155,39 @@ def resident_detail(resident_id):
         days_late=lending.days_late,
         sent_messages=messages_about(current_user, resident_id=resident.id),
     )
+    _opened(resident, AccessAction.resident_page)
+    return page
+
+
+def _opened(resident: Resident, action: AccessAction) -> None:
+    """The access trail: this staff member opened this person's record or export. Written once the
+    page is, so that the page's reads do not hold the write lock (SQLite)."""
+    record_access(current_user, action, resident.id)
+    db.session.commit()
+
+
+# --- the person's data: a printable page and a JSON file (right of access and portability) --------
+
+
+@bp.get("/habitants/<int:resident_id>/donnees")
+@staff_required()
+def resident_export(resident_id):
+    resident = get_resident_or_404(resident_id)
+    response = Response(render_template("loans/residents/export.html", data=export.resident_export(resident)))
+    _opened(resident, AccessAction.resident_export)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/habitants/<int:resident_id>/donnees.json")
+@staff_required()
+def resident_export_json(resident_id):
+    resident = get_resident_or_404(resident_id)
+    response = Response(export.as_json(export.resident_export(resident)), mimetype="application/json")
+    response.headers["Content-Disposition"] = f'attachment; filename="{export.filename(resident.id)}"'
+    _opened(resident, AccessAction.resident_export)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _loan_events(loans) -> dict[int, list[DeviceEvent]]:

@@ -21,6 +21,7 @@ from core.hours import say_ranges
 from core.messaging import consent
 from core.models import Site
 from core.privacy import erasure
+from core.privacy.export import booking_record
 from core.ratelimits import FailureLimit
 
 from .. import bookings, calendar, ledger, workshops
@@ -227,7 +228,7 @@ def public_booking(token):
     link = current_app.config["PUBLIC_BASE_URL"] + url_for("reservations.public_booking", token=token)
     return render_template(
         "reservations/public/booking.html", booking=booking, token=token, position=position, link=link,
-        can_cancel=bookings.can_cancel(booking, clock.now()),
+        can_cancel=bookings.can_cancel(booking, clock.now()), held=booking_record(booking),
     )
 
 

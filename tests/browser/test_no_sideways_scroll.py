@@ -23,7 +23,7 @@ pytestmark = pytest.mark.browser
 
 PHONE = {"width": 360, "height": 800}
 # Not pages: files to download.
-NOT_PAGES = (".csv", ".ics")
+NOT_PAGES = (".csv", ".ics", ".json")
 # The widest elements, to say what overflows.
 OVERFLOWING = """() => [...document.querySelectorAll('body *')]
   .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)

@@ -50,6 +50,7 @@ FORM_MODELS = {
     "AttendanceForm": [], "ReplaceAccessoryForm": [],
     "MessageFilterForm": [], "MessageSettingsForm": [MessageSettings],
     "EraseResidentForm": [ErasureRecord],
+    "AccessFilterForm": [],
 }
 # (form, field) → column, where the names differ.
 RENAMED = {
