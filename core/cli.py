@@ -102,5 +102,6 @@ def restore(file, yes):
     if restored.upgraded:
         click.echo(f"Schéma mis à jour depuis la version {restored.revision}.")
     replayed = restored.replayed
-    click.echo(f"Effacements rejoués — habitants : {replayed.get('residents', 0)}, contacts de réservation : {replayed.get('contacts', 0)}.")
+    click.echo(f"Effacements rejoués — habitants : {replayed.get('residents', 0)}, "
+               f"contacts de réservation : {replayed.get('contacts', 0)}.")
     click.echo(f"Base restaurée depuis {restored.path}")
