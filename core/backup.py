@@ -10,9 +10,11 @@ data), written under a temporary name and renamed once complete; the last BACKUP
 files of that naming pattern are deleted and nothing else in the directory is touched.
 
 A restore replaces the whole configured database with the backup (SQLite: the backup API again, in
-one step; PostgreSQL: `pg_restore --clean --if-exists --no-owner --single-transaction`), brings its
-schema up to date if it came from an older version of the app, then erases again everyone erased
-since the backup was taken (core/privacy/erasure.py keeps the erasures outside the database).
+one step; PostgreSQL: `pg_restore --clean --if-exists --no-owner --single-transaction`, or, when the
+database is at another schema version than the backup, its tables dropped and the archive replayed by
+psql in one transaction), brings its schema up to date if it came from an older version of the app,
+then erases again everyone erased since the backup was taken (core/privacy/erasure.py keeps the
+erasures outside the database).
 The libpq password never goes on a command line: it is passed in PGPASSWORD.
 """
 import os
@@ -23,6 +25,7 @@ import subprocess
 from dataclasses import dataclass
 
 from flask import current_app
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import make_url
 
 from .clock import now
@@ -314,9 +317,7 @@ def restore(path: str) -> Restored:
     if _backend(url) == "sqlite":
         _restore_sqlite(path, _sqlite_path(url))
     else:
-        args, env = libpq_arguments(url)
-        _run([_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--single-transaction", "--exit-on-error",
-              "--no-password", *args, path], env, "pg_restore")
+        _restore_postgresql(path, url, revision)
     db.engine.dispose()
     upgraded = revision != _migrations().get_current_head()
     if upgraded:
@@ -341,6 +342,40 @@ def _restore_sqlite(path: str, target: str) -> None:
     finally:
         destination.close()
         source.close()
+
+
+def dumped_tables(path: str) -> set[str]:
+    """The tables a pg_dump archive holds (of any schema)."""
+    listing = _run([_tool("pg_restore"), "--list", path], dict(os.environ), "pg_restore --list")
+    return {match.group(1) for match in re.finditer(r"^\d+; \d+ \d+ TABLE \S+ (\S+) ", listing, re.MULTILINE)}
+
+
+def _restore_postgresql(path: str, url, revision: str) -> None:
+    """pg_restore --clean replaces what the archive holds. When the database is not at the archive's
+    schema version (tables, columns or foreign keys made by another version of the app), every table
+    of the database is dropped first, in the same transaction, or those objects would stop --clean or
+    stay behind; the schema upgrade that follows makes them again."""
+    args, env = libpq_arguments(url)
+    live = sa_inspect(db.engine).get_table_names()
+    with db.engine.connect() as conn:
+        current = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() if "alembic_version" in live else None
+    db.engine.dispose()
+    if current == revision and not set(live) - dumped_tables(path):
+        _run([_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--single-transaction", "--exit-on-error",
+              "--no-password", *args, path], env, "pg_restore")
+        return
+    drops = "; ".join('DROP TABLE IF EXISTS "{}" CASCADE'.format(name.replace('"', '""')) for name in sorted(live)) or "SELECT 1"
+    with subprocess.Popen([_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--file=-", path],
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as script:
+        done = subprocess.run([_tool("psql"), "--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1",
+                               "--no-password", *args, "--command", drops, "--file=-"],
+                              env=env, stdin=script.stdout, capture_output=True, text=True, check=False)
+        script.stdout.close()
+        script_error = script.stderr.read().decode(errors="replace")
+    # psql stops at the first error and rolls back: the database is as it was.
+    if script.returncode != 0 or done.returncode != 0:
+        detail = (done.stderr or script_error).strip().splitlines()
+        raise BackupError("pg_restore | psql a échoué : " + (" ".join(detail[-3:]) or "sans message"))
 
 
 def _replay_erasures() -> dict:

@@ -19,6 +19,7 @@ import threading
 from datetime import date, datetime
 from decimal import Decimal
 
+import flask_migrate
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -38,6 +39,7 @@ from reservations import bookings, ledger
 from reservations.identity import Contact
 from reservations.models import Booking
 from tests.conftest import PG_URL, base_config, scratch_database
+from tests.core.test_migrations import keep_logging_as_it_was  # noqa: F401  (migrations/env.py reconfigures logging)
 from tests.reports.conftest import march  # noqa: F401  (the hand-built network of tests/reports/dataset.py)
 
 REPORT_TODAY = date(2026, 5, 1)  # the writers work on 10 April (the frozen clock): April is complete here
@@ -403,3 +405,34 @@ def test_the_password_goes_through_the_environment_only():
     socket_args, socket_env = backup.libpq_arguments("postgresql+psycopg://centres@/centres?host=/run/postgresql")
     assert socket_args == ["--host=/run/postgresql", "--username=centres", "--dbname=centres"]
     assert "PGPASSWORD" not in socket_env
+
+
+def test_a_backup_of_an_older_version_is_restored_then_brought_up_to_date(app, runner, make_site, tmp_path, keep_logging_as_it_was):
+    """The backup comes from the version before the last migration: restore replaces the whole database
+    (on PostgreSQL, the tables made since are dropped too, or their foreign keys would stop pg_restore),
+    then upgrades the schema."""
+    make_site("Centre A")
+    head = backup._migrations().get_current_head()
+    parent = backup._migrations().get_revision(head).down_revision
+    parent = parent[0] if isinstance(parent, tuple) else parent
+    with scratch_database(str(tmp_path), name="old") as url:
+        old = create_app(base_config(url, BACKUP_DIR=str(tmp_path / "old-backups")))
+        with old.app_context():
+            flask_migrate.upgrade(revision=parent)
+            with _db.engine.begin() as conn:
+                conn.execute(Site.__table__.insert().values(name="Centre d'avant"))  # sites: the same in both versions
+            made = old.test_cli_runner().invoke(args=["backup"])
+            assert made.exit_code == 0, made.output
+            _db.engine.dispose()
+    path = made.output.strip().splitlines()[-1]
+    assert backup.check_backup(path) == parent
+    _db.session.remove()
+
+    restored = runner.invoke(args=["restore", "--yes", path])
+
+    assert restored.exit_code == 0, restored.output
+    assert f"Schéma mis à jour depuis la version {parent}." in restored.output
+    assert table_names() == set(_db.metadata.tables) | {"alembic_version"}
+    rows = every_row()
+    assert rows["alembic_version"] == [(head,)]
+    assert [row.name for row in rows["sites"]] == ["Centre d'avant"]
