@@ -116,6 +116,9 @@ def make_backup() -> str:
     Then keep the last BACKUP_KEEP backups."""
     url = _url()
     backend = _backend(url)
+    keep = current_app.config["BACKUP_KEEP"]
+    if keep < 1:
+        raise BackupError("BACKUP_KEEP doit valoir au moins 1.")
     directory = backup_dir()
     os.makedirs(directory, mode=0o700, exist_ok=True)
     final = _new_path(directory, "sqlite3" if backend == "sqlite" else "dump")
@@ -131,7 +134,7 @@ def make_backup() -> str:
         if os.path.exists(partial):
             os.remove(partial)
         raise
-    prune(directory, current_app.config["BACKUP_KEEP"])
+    prune(directory, keep)
     return final
 
 
