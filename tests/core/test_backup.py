@@ -153,9 +153,10 @@ class Writers:
     def __init__(self, app, ids):
         self.app, self.ids = app, ids
         self.stop = threading.Event()
-        self.progress = threading.Semaphore(0)
         self.errors = []
-        self.threads = [threading.Thread(target=self._run, args=(work,)) for work in (self._lend_and_return, self._book_and_cancel)]
+        works = (self._lend_and_return, self._book_and_cancel)
+        self.progress = {work.__name__: threading.Semaphore(0) for work in works}
+        self.threads = [threading.Thread(target=self._run, args=(work,)) for work in works]
 
     def __enter__(self):
         _db.session.remove()  # the test's own transaction may hold SQLite's write lock
@@ -169,10 +170,11 @@ class Writers:
             thread.join()
 
     def wait_for(self, operations: int) -> None:
-        """Until the writers have committed this many more transactions."""
-        for _ in range(operations):
-            assert self.progress.acquire(timeout=60), "writers stuck"
-            assert self.errors == []
+        """Until each writer has committed this many more transactions."""
+        for progress in self.progress.values():
+            for _ in range(operations):
+                assert progress.acquire(timeout=60), "writers stuck"
+                assert self.errors == []
 
     def _run(self, work):
         with self.app.app_context():
@@ -180,22 +182,22 @@ class Writers:
                 work()
             except Exception as exc:  # reported by the test
                 self.errors.append(repr(exc))
-                self.progress.release()
+                self.progress[work.__name__].release()
             finally:
                 _db.session.remove()
 
-    def _commit(self):
+    def _commit(self, work):
         _db.session.commit()
-        self.progress.release()
+        self.progress[work].release()
 
     def _lend_and_return(self):
         ids = self.ids
         while not self.stop.is_set():
             agent, resident = _db.session.get(User, ids["agent"]), _db.session.get(Resident, ids["resident"])
             lending.lend(agent, ids["device"], resident, due_on=date(2026, 4, 20), accessories=[], charter_method="ticked")
-            self._commit()
+            self._commit("_lend_and_return")
             lending.take_back(agent, ids["device"], site_id=ids["site"], accessories_returned=[], data_wiped=True)
-            self._commit()
+            self._commit("_lend_and_return")
 
     def _book_and_cancel(self):
         ids = self.ids
@@ -206,13 +208,13 @@ class Writers:
             contact = Contact(phone=f"0620{n:06d}", email="")
             try:
                 booking = bookings.book_seat(ids["room"], starts, "Personne", contact, actor=agent)[0]
-                self._commit()
+                self._commit("_book_and_cancel")
             except ledger.FullError:
                 _db.session.rollback()
             else:
                 if n >= 3:  # the first three stay booked
                     bookings.cancel(booking.id, agent)
-                    self._commit()
+                    self._commit("_book_and_cancel")
             n += 1
 
 
