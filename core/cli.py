@@ -1,4 +1,4 @@
-"""Flask CLI: create-admin, demo, worker."""
+"""Flask CLI: create-admin, demo, worker, backup, restore."""
 import click
 from flask_babel import force_locale
 
@@ -11,6 +11,8 @@ def register(app):
     app.cli.add_command(create_admin)
     app.cli.add_command(demo)
     app.cli.add_command(worker)
+    app.cli.add_command(backup)
+    app.cli.add_command(restore)
 
 
 @click.command("create-admin")
@@ -68,3 +70,38 @@ def worker(workers, no_periodic):
                                     check_worker_health=True, max_delay=2.0, graceful_signal="TERM",
                                     shutdown_timeout=30)
     consumer.run()
+
+
+@click.command("backup")
+def backup():
+    """Write a consistent copy of the database into BACKUP_DIR (its path on the last line); keep the last BACKUP_KEEP."""
+    from . import backup as backups
+
+    try:
+        path = backups.make_backup()
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(path)
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--yes", is_flag=True, help="Ne pas demander de confirmation.")
+def restore(file, yes):
+    """Replace the whole database with the backup FILE, then erase again the people erased since."""
+    from . import backup as backups
+
+    try:
+        backups.check_backup(file)
+        if not yes:
+            click.confirm(f"Remplacer toute la base {backups.describe_target()} par la sauvegarde {file} ? "
+                          "Ce qui a été enregistré depuis cette sauvegarde sera perdu.", abort=True)
+        restored = backups.restore(file)
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if restored.upgraded:
+        click.echo(f"Schéma mis à jour depuis la version {restored.revision}.")
+    replayed = restored.replayed
+    click.echo(f"Effacements rejoués — habitants : {replayed.get('residents', 0)}, "
+               f"contacts de réservation : {replayed.get('contacts', 0)}.")
+    click.echo(f"Base restaurée depuis {restored.path}")

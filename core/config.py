@@ -64,6 +64,10 @@ class Defaults:
     # it (default SECRET_KEY: set it when SECRET_KEY may change).
     ERASURE_LEDGER = ""
     ERASURE_HASH_KEY = ""
+    # Backups (core/backup.py, `flask --app wsgi backup`): the directory (default instance/backups/) and
+    # how many of the latest backups are kept there (older ones of the command's naming are deleted).
+    BACKUP_DIR = ""
+    BACKUP_KEEP = 14
 
 
 def _flag(value: str) -> bool:
@@ -105,6 +109,8 @@ ENV_KEYS = {
     "MESSAGE_BATCH": int,
     "ERASURE_LEDGER": str,
     "ERASURE_HASH_KEY": str,
+    "BACKUP_DIR": str,
+    "BACKUP_KEEP": int,
 }
 
 
