@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from .clock import now
 from .extensions import db
@@ -315,6 +316,7 @@ def restore(path: str) -> Restored:
     path = os.path.abspath(path)
     revision = check_backup(path)
     url = _url()
+    carried = _erasures_of_the_replaced_database()
     db.session.remove()
     db.engine.dispose()  # no connection of ours holds a lock on what is replaced
     if _backend(url) == "sqlite":
@@ -327,7 +329,7 @@ def restore(path: str) -> Restored:
         import flask_migrate
 
         flask_migrate.upgrade()
-    replayed = _replay_erasures()
+    replayed = _replay_erasures(carried)
     return Restored(path, revision, upgraded, replayed)
 
 
@@ -381,10 +383,23 @@ def _restore_postgresql(path: str, url, revision: str) -> None:
         raise BackupError("pg_restore | psql a échoué : " + (" ".join(detail[-3:]) or "sans message"))
 
 
-def _replay_erasures() -> dict:
-    """Everyone erased after the backup was taken is erased again (the ledger lives outside the database)."""
+def _erasures_of_the_replaced_database() -> list[dict]:
+    """The erasure records of the database about to be replaced, when it can still be read: with the
+    ledger file, what erases again whoever the backup brings back."""
+    from .privacy.erasure import recorded_erasures
+
+    try:
+        return recorded_erasures()
+    except SQLAlchemyError:  # damaged, or empty (a new machine): the ledger file is then what remains
+        db.session.rollback()
+        return []
+
+
+def _replay_erasures(carried=()) -> dict:
+    """Everyone erased after the backup was taken is erased again (from the records of the replaced
+    database and from the ledger, which lives outside the database)."""
     from .privacy.erasure import replay_erasures
 
-    counts = replay_erasures()
+    counts = replay_erasures(carried)
     db.session.commit()
     return counts

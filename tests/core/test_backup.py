@@ -371,7 +371,9 @@ def test_restore_asks_before_replacing_the_database(app, runner, make_site):
     assert [site.name for site in _db.session.scalars(sa.select(Site))] == ["Centre A"]
 
 
-def test_restore_erases_again_whoever_was_erased_after_the_backup(app, runner, march):  # noqa: F811
+@pytest.mark.parametrize("ledger", ["kept", "lost"])
+def test_restore_erases_again_whoever_was_erased_after_the_backup(app, runner, march, ledger):  # noqa: F811
+    """From the ledger file, or — the file lost — from the records of the database being replaced."""
     r2, q = march.R2.id, march.seat_q.id
     path = run_backup(runner)
     erasure.erase_resident(march.admin, r2, reason="Demande de la personne")
@@ -379,6 +381,8 @@ def test_restore_erases_again_whoever_was_erased_after_the_backup(app, runner, m
     erasure.anonymise_contacts([q_key], cause=ErasureCause.request)
     _db.session.commit()
     _db.session.remove()
+    if ledger == "lost":
+        os.remove(app.config["ERASURE_LEDGER"])
 
     restored = runner.invoke(args=["restore", "--yes", path])
 
@@ -390,7 +394,9 @@ def test_restore_erases_again_whoever_was_erased_after_the_backup(app, runner, m
     assert _db.session.scalar(sa.select(sa.func.count()).select_from(ErasureRecord)) == 2
 
 
-def test_backup_without_pg_dump_says_so(app, runner, postgres_url, tmp_path, monkeypatch):
+def test_backup_without_pg_dump_says_so(app, runner, tmp_path, monkeypatch):
+    # A PostgreSQL installation (named only: pg_dump is looked for before anything is connected to).
+    monkeypatch.setattr(backup, "_url", lambda: make_url("postgresql+psycopg://centres@127.0.0.1:5432/centres"))
     monkeypatch.setenv("PATH", str(tmp_path))
     failed = runner.invoke(args=["backup"])
     assert failed.exit_code == 1
