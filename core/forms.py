@@ -95,7 +95,7 @@ class ChangePasswordForm(BaseForm):
 
 
 PHONE = Regexp(r"^[0-9 +().-]{6,30}$", message=_l("Numéro de téléphone invalide (chiffres, espaces, + et - seulement)."))
-RESIDENT_PHONE_DIGITS = 20  # residents.phone keeps the digits only (core.residents.normalise_phone)
+RESIDENT_PHONE_DIGITS = 20  # residents.phone holds 20 characters; E.164 has 15 digits at most (core/contacts.py)
 
 
 def resident_phone_digits(form, field):

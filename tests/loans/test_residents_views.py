@@ -122,7 +122,7 @@ def test_resident_page_lists_loans_with_their_events(db, two_sites, make_device,
 
     body = page_text(client_for(agent).get(f"/habitants/{marie.id}"))
 
-    assert "Marie Dupont" in body and 'href="tel:0612345678"' in body
+    assert "Marie Dupont" in body and 'href="tel:+33612345678"' in body
     assert "Prêté" in body and "Prêt prolongé" in body and "Rendu" in body and "Mme Caron" in body
     assert "Accessoires manquants : Housse" in body
     returned = db.session.scalar(select(Loan.id).where(Loan.device_id == laptop.id))
@@ -181,7 +181,7 @@ def test_edit_a_resident(db, two_sites, client_for, person):
     assert done.status_code == 302
     db.session.refresh(marie)
     assert marie.first_name == "Marie-Claire" and marie.first_name_key == "marie-claire"
-    assert marie.phone == "0699887766" and marie.email == "mc@example.org" and marie.membership_number == "A-1"
+    assert marie.phone == "+33699887766" and marie.email == "mc@example.org" and marie.membership_number == "A-1"
 
     assert client_for(two_sites["manager_b"]).post(url, data={"first_name": "X", "last_name": "Y"}).status_code == 403
     assert db.session.scalar(select(Resident.first_name).where(Resident.id == marie.id)) == "Marie-Claire"
