@@ -126,7 +126,7 @@ def phone_prefix(text: str) -> str | None:
     "+33 6 12", "+33 (0)6 12" and "0033 6 12" → "+33612" (a prefix, so an index serves it); None
     when the text is not (nearly only) digits or has fewer than 4 of them."""
     compact = _SEPARATORS.sub("", (text or "").strip())
-    if not re.fullmatch(r"\+?\d{4,}", compact):
+    if not re.fullmatch(r"\+?[0-9]{4,}", compact):
         return None
     if compact.startswith("+"):
         digits = compact[1:]
