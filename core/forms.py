@@ -99,7 +99,7 @@ RESIDENT_PHONE_DIGITS = 20  # residents.phone holds 20 characters; E.164 has 15 
 
 
 def resident_phone_digits(form, field):
-    """A resident's phone is stored as its digits: no more than its column holds."""
+    """A resident's phone is stored in E.164 (core/contacts.py): no more digits than its column holds."""
     if field.data and len(re.sub(r"\D", "", field.data)) > RESIDENT_PHONE_DIGITS:
         raise ValidationError(_l("Numéro de téléphone trop long (%(n)s chiffres au plus).", n=RESIDENT_PHONE_DIGITS))
 
