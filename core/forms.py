@@ -95,11 +95,11 @@ class ChangePasswordForm(BaseForm):
 
 
 PHONE = Regexp(r"^[0-9 +().-]{6,30}$", message=_l("Numéro de téléphone invalide (chiffres, espaces, + et - seulement)."))
-RESIDENT_PHONE_DIGITS = 20  # residents.phone keeps the digits only (core.residents.normalise_phone)
+RESIDENT_PHONE_DIGITS = 20  # residents.phone holds 20 characters; E.164 has 15 digits at most (core/contacts.py)
 
 
 def resident_phone_digits(form, field):
-    """A resident's phone is stored as its digits: no more than its column holds."""
+    """A resident's phone is stored in E.164 (core/contacts.py): no more digits than its column holds."""
     if field.data and len(re.sub(r"\D", "", field.data)) > RESIDENT_PHONE_DIGITS:
         raise ValidationError(_l("Numéro de téléphone trop long (%(n)s chiffres au plus).", n=RESIDENT_PHONE_DIGITS))
 

@@ -4,7 +4,6 @@ Shared by both domains: loans lend to residents; the desk books rooms for them. 
 person live here (create, edit, the duplicate check before creating); the lending desk calls them
 (loans/lending.py lend_at_desk, loans/views/residents.py).
 """
-import re
 import unicodedata
 from datetime import datetime
 
@@ -12,6 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, or_, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from . import contacts
 from .clock import now
 from .db import UTCDateTime
 from .errors import DomainError
@@ -48,22 +48,6 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower().strip()
 
 
-def normalise_phone(raw: str) -> str:
-    """French numbers in one form: '06 12 34 56 78', '+33 6 12 34 56 78', '0033612345678' → '0612345678'."""
-    digits = re.sub(r"\D", "", raw or "")
-    if digits.startswith("0033"):
-        digits = "0" + digits[4:]
-    elif digits.startswith("33") and len(digits) == 11:
-        digits = "0" + digits[2:]
-    return digits
-
-
-def format_phone(digits: str) -> str:
-    if len(digits) == 10:
-        return " ".join(digits[i:i + 2] for i in range(0, 10, 2))
-    return digits
-
-
 class Resident(db.Model):
     __tablename__ = "residents"
     __table_args__ = (
@@ -81,7 +65,7 @@ class Resident(db.Model):
     # Folded copies for search as you type (an index each; prefix search).
     first_name_key: Mapped[str] = mapped_column(String(80))
     last_name_key: Mapped[str] = mapped_column(String(80))
-    phone: Mapped[str] = mapped_column(String(20), default="")  # digits only, see normalise_phone
+    phone: Mapped[str] = mapped_column(String(20), default="")  # E.164 (+33612345678), see core/contacts.py
     email: Mapped[str] = mapped_column(String(254), default="")
     membership_number: Mapped[str] = mapped_column(String(40), default="")
     charter_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -103,7 +87,7 @@ class Resident(db.Model):
 
     @property
     def phone_display(self):
-        return format_phone(self.phone)
+        return contacts.format_phone(self.phone)
 
     @property
     def site_ids(self) -> set[int]:
@@ -137,7 +121,7 @@ def site_in_common(user, resident: Resident) -> int | None:
 
 def long_enough(text: str) -> bool:
     """Two letters of a name or four digits of a phone number: fewer would match half the list."""
-    return len(fold(text)) >= 2 or len(normalise_phone(text)) >= 4
+    return len(fold(text)) >= 2 or sum(c.isdigit() for c in text or "") >= 4
 
 
 NAME_ORDER = (Resident.last_name_key, Resident.first_name_key, Resident.id)
@@ -162,12 +146,10 @@ def search_query(user, text: str):
             conditions.append(Resident.last_name_key.startswith(key))
             conditions.append(Resident.first_name_key.startswith(key))
         conditions.append(Resident.membership_number == text)
-    digits = normalise_phone(text)
-    if text.startswith("+33") and digits.startswith("33"):
-        digits = "0" + digits[2:]  # the beginning of an international number: "+33 7 55" → "0755"
-    # A phone number typed with spaces, dots, dashes or +33: (nearly) only digits.
-    if len(digits) >= 4 and len(re.sub(r"\D", "", text)) >= len(re.sub(r"[\s.+()-]", "", text)) - 1:
-        conditions.append(Resident.phone.startswith(digits) if digits.startswith("0") else Resident.phone.contains(digits))
+    # The beginning of a phone number typed any way ("06 12", "+33 6 12", "0612"): a prefix of its E.164 form.
+    prefix = contacts.phone_prefix(text)
+    if prefix:
+        conditions.append(Resident.phone.startswith(prefix))
     if not conditions:
         return None
     return visible_to(user, select(Resident).where(or_(*conditions)).order_by(*NAME_ORDER))
@@ -188,9 +170,9 @@ def likely_duplicates(user, first_name: str, last_name: str, phone: str) -> list
     query = select(Resident).where(
         Resident.first_name_key == fold(first_name), Resident.last_name_key == fold(last_name)
     )
-    digits = normalise_phone(phone)
-    if digits:
-        query = query.where(or_(Resident.phone == digits, Resident.phone == ""))
+    number = contacts.normalise_phone(phone)
+    if number:
+        query = query.where(or_(Resident.phone == number, Resident.phone == ""))
     return list(db.session.scalars(visible_to(user, query).limit(5)))
 
 
@@ -214,8 +196,8 @@ def create_resident(actor, site: Site, *, first_name, last_name, phone="", email
     """Register a person at `site`; announces resident_created."""
     _require_names(first_name, last_name)
     resident = Resident(
-        phone=normalise_phone(phone),
-        email=(email or "").strip().lower(),
+        phone=contacts.normalise_phone(phone),
+        email=contacts.normalise_email(email),
         membership_number=(membership_number or "").strip(),
         notes=(notes or "").strip(),
         created_by_id=getattr(actor, "id", None),
@@ -225,6 +207,7 @@ def create_resident(actor, site: Site, *, first_name, last_name, phone="", email
     resident.sites = [site]
     db.session.add(resident)
     db.session.flush()
+    link_earlier_bookings(resident)
     announce(resident_created, resident_id=resident.id, site_id=site.id)
     return resident
 
@@ -236,11 +219,27 @@ def edit_resident(actor, resident_id: int, *, first_name, last_name, phone="", e
     if resident is None or not can_view(actor, resident):
         raise ResidentError(_("Cette personne n'est pas inscrite dans vos structures."))
     _require_names(first_name, last_name)
+    phone, email = contacts.normalise_phone(phone), contacts.normalise_email(email)
+    contact_changed = (phone, email) != (resident.phone, resident.email)
     resident.set_names(first_name, last_name)
-    resident.phone = normalise_phone(phone or "")
-    resident.email = (email or "").strip().lower()
+    resident.phone = phone
+    resident.email = email
     resident.membership_number = membership_number or ""
     resident.notes = notes or ""
     db.session.flush()
+    if contact_changed:
+        link_earlier_bookings(resident)
     announce(resident_edited, resident_id=resident.id)
     return resident
+
+
+def link_earlier_bookings(resident: Resident) -> None:
+    """The bookings this person made at their sites before the desk knew them (same phone or e-mail,
+    no resident yet) become theirs: one UPDATE (reservations/identity.py link_bookings)."""
+    from reservations.identity import link_bookings
+
+    if resident.anonymised_at is not None:
+        return
+    keys = [key for key in (resident.phone, resident.email) if key]
+    if keys:
+        link_bookings(contact_keys=keys, site_ids=select(resident_sites.c.site_id).where(resident_sites.c.resident_id == resident.id))

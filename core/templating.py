@@ -2,11 +2,12 @@
 import re
 from datetime import UTC, datetime
 
-import phonenumbers
 from flask_babel import format_date, format_datetime, format_time
 from flask_login import current_user
 
 from .clock import PARIS
+from .contacts import format_phone as phone_display  # the `phone` filter; core/contacts.py
+from .contacts import phone_href
 from .models import Role
 
 # A day number written before the month's name ("d MMMM", "d MMM"), not inside "dd" nor a quoted literal.
@@ -26,30 +27,6 @@ def french_date(value, pattern: str = "EEEE d MMMM y") -> str:
     if day.day == 1:
         pattern = _DAY_BEFORE_MONTH.sub("d'er'", pattern)
     return format_datetime(value, pattern) if isinstance(value, datetime) else format_date(value, pattern)
-
-
-def _parsed_phone(raw):
-    try:
-        number = phonenumbers.parse(raw or "", "FR")
-    except phonenumbers.NumberParseException:
-        return None
-    return number if phonenumbers.is_valid_number(number) else None
-
-
-def phone_display(raw: str | None) -> str:
-    """A phone number as French people write it ("03 21 00 00 00"), however it was typed; a number
-    that is not one is shown as typed."""
-    number = _parsed_phone(raw)
-    if number is None:
-        return raw or ""
-    national = number.country_code == 33
-    style = phonenumbers.PhoneNumberFormat.NATIONAL if national else phonenumbers.PhoneNumberFormat.INTERNATIONAL
-    return phonenumbers.format_number(number, style)
-
-
-def phone_href(raw: str | None) -> str:
-    """The tel: link of a phone number: its digits as displayed (like the residents' links)."""
-    return "tel:" + "".join(ch for ch in phone_display(raw) if ch.isdigit() or ch == "+")
 
 
 def register(app):

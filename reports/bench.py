@@ -86,7 +86,7 @@ def add_residents(site_ids, total, rng) -> dict:
             first, last = rng.choice(FIRST), rng.choice(LAST)
             created = stamp - timedelta(days=rng.randrange(0, 365 * (YEARS_BACK + 1)))
             rows.append(dict(first_name=first, last_name=last, first_name_key=first.lower(), last_name_key=last.lower(),
-                             phone=f"07{site_id % 100:02d}{(have.get(site_id, 0) + n) % 1000000:06d}", email="",
+                             phone=f"+337{site_id % 100:02d}{(have.get(site_id, 0) + n) % 1000000:06d}", email="",
                              membership_number=f"BENCH-{site_id}-{have.get(site_id, 0) + n}", notes="",
                              created_at=created, created_by_id=None, charter_accepted_at=None))
         for chunk in _chunks(rows):
@@ -280,7 +280,7 @@ def add_bookings(rooms, total, rng) -> tuple[int, int]:
             for n in range(min(site_budget, rng.randrange(2, w["places"] + 3))):
                 confirmed = n < w["places"]
                 ref, token = reference()
-                contact = f"06{site_id % 100:02d}{rng.randrange(0, 3000):06d}"
+                contact = f"+336{site_id % 100:02d}{rng.randrange(0, 3000):06d}"
                 rows.append(dict(reference=ref, token_hash=token, site_id=site_id, room_id=room_id, workshop_id=workshop_id,
                                  starts_at=w["starts_at"], ends_at=w["ends_at"],
                                  state=BookingState.confirmed if confirmed else BookingState.waiting, first_name="Habitant",
@@ -301,7 +301,7 @@ def add_bookings(rooms, total, rng) -> tuple[int, int]:
             if not weekday_slots:
                 continue
             hour = rng.choice(weekday_slots)
-            contact = f"06{site_id % 100:02d}{rng.randrange(0, 3000):06d}"
+            contact = f"+336{site_id % 100:02d}{rng.randrange(0, 3000):06d}"
             starts_at = _at(day, hour)
             key = (starts_at, contact)
             if key in seen:

@@ -23,9 +23,10 @@ from loans.models import Device
 from reservations import ledger
 from reservations import slots as slotlib
 from reservations.demo import PEOPLE, ROOMS, WORKSHOPS
+from reservations.identity import link_bookings
 from reservations.models import Attendance, Booking, BookingAction, BookingEvent, BookingState, Room, Workshop
 
-CONTACT_PREFIX = "0799"
+CONTACT_PREFIX = "+33799"  # E.164 (core/contacts.py) of 07 99 …, a range no operator gives out
 HISTORY_DAYS = 365
 NEW_FIRST = ["Aurélie", "Bruno", "Céline", "David", "Émilie", "Farid", "Gaëlle", "Hugo", "Imane", "Julie", "Laurent", "Mélissa"]
 NEW_LAST = ["Vasseur", "Duhamel", "Carpentier", "Lefranc", "Bernard", "Hennebelle", "Descamps", "Delcroix"]
@@ -57,6 +58,7 @@ def load_demo(sites) -> list[str]:
         db.session.flush()
         workshops += _past_workshops(site, room, s_index, start, today, admin, rng)
         bookings += _past_seats(site, room, s_index, start, today, admin, rng)
+        link_bookings(site_ids=[site.id])  # the seats booked with a resident's phone are theirs
     db.session.flush()
     return [
         f"Rapports – réservations passées créées : {bookings}",

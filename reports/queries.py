@@ -400,10 +400,9 @@ PEOPLE_MEASURES = ("reached", "borrowers", "bookers")
 
 
 def _booking_resident():
-    """The resident who made a booking, when its phone or e-mail is a known resident's (else NULL)."""
-    by_phone = select(func.min(Resident.id)).where(Resident.phone == Booking.contact_key).scalar_subquery()
-    by_email = select(func.min(Resident.id)).where(Resident.email == Booking.contact_key).scalar_subquery()
-    return case((Booking.contact_key.contains("@"), by_email), else_=by_phone)
+    """The resident who made a booking: its link, set when the booking was made or when the desk
+    registered the person (reservations/identity.py); NULL for someone the desk does not know."""
+    return Booking.resident_id
 
 
 def people_reached(site_ids, windows, measures=PEOPLE_MEASURES) -> dict:

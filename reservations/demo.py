@@ -59,7 +59,7 @@ def _contact(n: int) -> Contact:
     and every other person an e-mail of a reserved domain, so the demo shows e-mails to be sent."""
     if n % 2:
         return Contact(phone="", email=f"habitant{n}@exemple.test")
-    return Contact(phone=f"0700{n:06d}", email="")
+    return Contact(phone=f"+33700{n:06d}", email="")  # E.164, as core/contacts.py writes it
 
 
 def load_demo(sites) -> list[str]:

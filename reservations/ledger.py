@@ -28,6 +28,7 @@ from core.events import announce, booking_cancelled
 from core.extensions import db
 from core.models import Site, User
 
+from .identity import resident_for
 from .models import Booking, BookingAction, BookingEvent, BookingState, Closure, Room, Workshop
 
 REFERENCE_ALPHABET = "ACDEFHJKLMNPRTUVWXY34679"  # no 0/O, 1/I/L confusion, no 2/Z, 5/S, 8/B
@@ -161,7 +162,9 @@ def new_feed_token() -> str:
 
 
 def insert_booking(**fields) -> tuple[Booking, str]:
-    """Insert with a fresh reference and token; a reference collision retries."""
+    """Insert with a fresh reference and token, linked to the resident of the site who has its contact
+    (reservations/identity.py); a reference collision retries."""
+    fields.setdefault("resident_id", resident_for(fields["site_id"], fields["contact_key"]))
     for _attempt in range(10):
         token = secrets.token_urlsafe(24)
         booking = Booking(reference=new_reference(), token_hash=hash_token(token), created_at=clock.now(), **fields)

@@ -191,8 +191,8 @@ event.listen(
 class Booking(db.Model):
     """A resident's seat in an open-access slot (workshop_id empty) or place in a workshop.
 
-    No account: a first name and a phone number or an e-mail. `contact_key` is the normalised
-    phone (0612345678) or the lower-cased e-mail, used for the per-person limit.
+    No account: a first name and a phone number or an e-mail. `contact_key` is the phone in E.164
+    (+33612345678) or the lower-cased e-mail (core/contacts.py), used for the per-person limit.
     The private link carries a random token; only its SHA-256 is stored.
     """
 
@@ -298,7 +298,7 @@ class Booking(db.Model):
 
     @property
     def contact(self) -> str:
-        from .identity import format_phone
+        from core.contacts import format_phone
 
         return format_phone(self.phone) if self.phone else self.email
 

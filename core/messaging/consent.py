@@ -13,45 +13,25 @@ still waiting for that contact, in the same transaction.
 """
 from dataclasses import dataclass
 
-import phonenumbers
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, select, update
 
 from .. import clock
+from ..contacts import normalise_email, sms_number
 from ..extensions import db
 from .models import Channel, ConsentEvent, Message, MessageKind, MessageStatus
 
 REMINDER_KINDS = (MessageKind.booking_reminder, MessageKind.loan_due, MessageKind.loan_overdue)
 
 
-def e164(raw: str | None) -> str | None:
-    """A mobile number that may receive an SMS, as +33612345678; None when it cannot be one: unreadable,
-    the wrong length, or a landline. A number of the right shape that no operator has given out is kept:
-    the provider refuses it, and the staff see "non distribué" and can correct it with the person
-    (rather than a reminder that silently never leaves)."""
-    if not raw:
-        return None
-    try:
-        number = phonenumbers.parse(raw, "FR")
-    except phonenumbers.NumberParseException:
-        return None
-    kinds = phonenumbers.PhoneNumberType
-    if phonenumbers.is_valid_number(number):
-        mobile = phonenumbers.number_type(number) in (kinds.MOBILE, kinds.FIXED_LINE_OR_MOBILE)
-    else:  # a French mobile number (06, 07) of a range not given out yet
-        mobile = (number.country_code == 33 and str(number.national_number)[:1] in ("6", "7")
-                  and phonenumbers.is_possible_number(number))
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if mobile else None
-
-
 def contact_of(phone: str = "", email: str = "") -> tuple[Channel, str] | None:
     """The channel and recipient for a person's contact: a readable phone → SMS, else an e-mail."""
-    number = e164(phone)
+    number = sms_number(phone)
     if number:
         return Channel.sms, number
     if email and "@" in email:
-        return Channel.email, email.strip().lower()
+        return Channel.email, normalise_email(email)
     return None
 
 
@@ -110,10 +90,10 @@ class FormContact:
 
 def _contacts(phone: str, email: str) -> list[tuple[Channel, str]]:
     found = []
-    if number := e164(phone):
+    if number := sms_number(phone):
         found.append((Channel.sms, number))
     if email and "@" in email:
-        found.append((Channel.email, email.strip().lower()))
+        found.append((Channel.email, normalise_email(email)))
     return found
 
 

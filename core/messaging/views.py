@@ -16,6 +16,7 @@ import logging
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
+from .. import contacts
 from ..answers import attempt
 from ..authz import public
 from ..extensions import csrf
@@ -60,7 +61,7 @@ def sms_webhook():
     if number.isdigit():
         number = "+" + number  # Brevo sends 33612345678
     unsubscribed = event in ("unsubscribed", "unsubscribe") or is_stop(payload.get("reply") or payload.get("text"))
-    contact = consent.e164(number) if unsubscribed else None
+    contact = contacts.sms_number(number) if unsubscribed else None
     if contact is None:
         return jsonify(recorded=False), 200  # not a STOP (or not a number): nothing to do
     outcome = attempt(consent.record_choice, contact, Channel.sms, False, "SMS STOP")

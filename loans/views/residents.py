@@ -25,6 +25,7 @@ from core.privacy.models import AccessAction
 from core.privacy.trail import record_access
 from core.residents import Resident
 from core.templating import add_nav
+from reservations.models import Booking
 
 from .. import lending
 from ..lending_forms import ResidentForm
@@ -35,6 +36,7 @@ from .lending import results_loan_lines
 SEARCH_PAGE = 10
 LIST_PAGE = 25
 LOANS_PAGE = 20
+BOOKINGS_SHOWN = 20
 
 
 @bp.record_once
@@ -143,6 +145,7 @@ def resident_detail(resident_id):
         .options(joinedload(Loan.device), joinedload(Loan.site), joinedload(Loan.closed_site)),
         page=page_number(request.args.get("page")), per_page=LOANS_PAGE, max_per_page=LOANS_PAGE, error_out=False,
     )
+    bookings = _bookings(resident)
     page = render_template(
         "loans/residents/detail.html",
         resident=resident,
@@ -154,6 +157,8 @@ def resident_detail(resident_id):
         open_loans=[loan for loan in loans.items if loan.is_open],
         days_late=lending.days_late,
         sent_messages=messages_about(current_user, resident_id=resident.id),
+        bookings=bookings[:BOOKINGS_SHOWN],
+        more_bookings=len(bookings) > BOOKINGS_SHOWN,
     )
     _opened(resident, AccessAction.resident_page)
     return page
@@ -188,6 +193,19 @@ def resident_export_json(resident_id):
     _opened(resident, AccessAction.resident_export)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _bookings(resident) -> list[Booking]:
+    """The person's newest bookings (seats and workshops, linked to them: reservations/identity.py),
+    with their site and workshop, and one more to tell that older ones exist (one statement;
+    ix_bookings_resident_starts_at)."""
+    return db.session.scalars(
+        select(Booking)
+        .where(Booking.resident_id == resident.id)
+        .order_by(Booking.starts_at.desc(), Booking.id.desc())
+        .limit(BOOKINGS_SHOWN + 1)
+        .options(joinedload(Booking.site), joinedload(Booking.room), joinedload(Booking.workshop))
+    ).all()
 
 
 def _loan_events(loans) -> dict[int, list[DeviceEvent]]:

@@ -204,3 +204,37 @@ def test_search_as_you_type_pages_and_a_new_person_is_checked_for_duplicates(app
         expect(page.get_by_role("heading", name="Reçu de prêt")).to_be_visible()
         expect(page.get_by_text("Karim Benali", exact=True)).to_be_visible()
         expect(page.get_by_text("Charte de prêt signée")).to_be_visible()
+
+
+def test_the_residents_page_shows_their_bookings_on_a_phone(app, db, desk_world, page, check_accessibility):
+    """A seat booked online with the number typed another way is on the person's page (issue 12)."""
+    from datetime import timedelta
+
+    from core import clock
+    from core.residents import Resident
+    from reservations import bookings
+    from reservations.identity import parse_contact
+    from reservations.slots import local_to_utc
+    from tests.reservations.factories import make_room
+
+    sandrine = db.session.get(Resident, desk_world["resident_id"])
+    room = make_room(sandrine.sites[0], name="Espace numérique", hours={d: [(time_of(9), time_of(17))] for d in range(7)})
+    starts_at = local_to_utc(clock.local_now().date() + timedelta(days=1), time_of(10))
+    booking, _token = bookings.book_seat(room.id, starts_at, "Sandrine", parse_contact("+33 (0)6 21 43 65 87"))
+    db.session.commit()
+    assert booking.resident_id == sandrine.id
+    db.session.rollback()
+    page.set_viewport_size({"width": 360, "height": 740})
+    with live_server(app) as base:
+        log_in(page, base, desk_world["email"])
+        page.goto(f"{base}/habitants/{desk_world['resident_id']}")
+        expect(page.get_by_role("heading", name="Réservations")).to_be_visible()
+        expect(page.get_by_text("poste en accès libre, Espace numérique")).to_be_visible()
+        check_accessibility(page, "fiche habitant avec réservations")
+        shoot(page, "resident-bookings", 360)
+
+
+def time_of(hour):
+    from datetime import time
+
+    return time(hour)

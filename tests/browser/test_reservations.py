@@ -116,7 +116,7 @@ def test_resident_books_and_cancels_without_javascript(app, db, frozen, make_sit
         reference = book_and_cancel(page, base, label="sans-js")
     assert not page.errors
     booking = db.session.scalar(db.select(Booking).where(Booking.reference == reference))
-    assert booking.is_cancelled and booking.phone == "0612345678"
+    assert booking.is_cancelled and booking.phone == "+33612345678"
 
 
 def test_resident_joins_the_waiting_list_of_a_full_workshop(app, db, frozen, make_site, phone, check_accessibility):

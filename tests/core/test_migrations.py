@@ -105,3 +105,66 @@ def test_one_head_only(empty_app):
     config = empty_app.extensions["migrate"].migrate.get_config(empty_app.extensions["migrate"].directory)
     heads = ScriptDirectory.from_config(config).get_heads()
     assert len(heads) == 1, f"several migration heads: {heads}; run flask --app wsgi db merge heads"
+
+
+def test_one_identity_migration_renormalises_and_links_old_rows(empty_app):
+    """03ddc3cac8df on rows of the old forms: phones in E.164, unreadable values kept, bookings linked
+    to the resident of their site (never an anonymised one, never an `anonyme-` key)."""
+    from datetime import UTC, datetime, timedelta
+
+    flask_migrate.upgrade(revision="28b71dc35cb3")
+    t = db.metadata.tables
+    starts = datetime(2026, 3, 3, 13, tzinfo=UTC)
+    with db.engine.begin() as conn:
+        a, b = (conn.execute(t["sites"].insert().values(name=n)).inserted_primary_key[0] for n in ("A", "B"))
+        room, room_b = (
+            conn.execute(t["rooms"].insert().values(site_id=s, name="Salle", workstations=4, feed_token=f * 32)).inserted_primary_key[0]
+            for s, f in ((a, "f"), (b, "g"))
+        )
+
+        def resident(site, phone, email="", anonymised=False):
+            rid = conn.execute(t["residents"].insert().values(
+                first_name="X", last_name="Y", first_name_key="x", last_name_key="y", phone=phone, email=email,
+                anonymised_at=starts if anonymised else None)).inserted_primary_key[0]
+            conn.execute(t["resident_sites"].insert().values(resident_id=rid, site_id=site))
+            return rid
+
+        gone = resident(a, "0611111111", anonymised=True)
+        marie = resident(a, "0612345678")
+        plus = resident(a, "330698765432")  # the residents' old digits of "+33 (0)6 98 76 54 32"
+        mail = resident(a, "", "nadia@example.org")
+        odd = resident(a, "12")  # not a number: left as it was
+        elsewhere = resident(b, "0655555555")
+
+        def booking(n, contact, site=a, phone=None):
+            return conn.execute(t["bookings"].insert().values(
+                reference=f"REF{n:03d}", token_hash=f"{n:064d}", site_id=site, room_id=room if site == a else room_b,
+                starts_at=starts + timedelta(hours=n), ends_at=starts + timedelta(hours=n + 1), first_name="P",
+                phone=contact if phone is None else phone, email="", contact_key=contact)).inserted_primary_key[0]
+
+        ids = {
+            "marie": booking(1, "0612345678"), "plus": booking(2, "0698765432"), "gone": booking(3, "0611111111"),
+            "mail": booking(4, "nadia@example.org", phone=""), "uk": booking(5, "+447700900123"),
+            "other_site": booking(6, "0655555555"), "erased": booking(7, "anonyme-0612345678", phone=""),
+            "elsewhere": booking(8, "0655555555", site=b),
+        }
+        conn.execute(t["messages"].insert().values(key="k1", kind="booking_reminder", channel="sms", site_id=a,
+                                                   recipient="0612345678", body="x"))
+        conn.execute(t["consent_events"].insert().values(contact="0612345678", channel="sms", wanted=False, how="desk",
+                                                         at=starts))
+
+    flask_migrate.upgrade()
+
+    with db.engine.connect() as conn:
+        phones = dict(conn.execute(sa.select(t["residents"].c.id, t["residents"].c.phone)).all())
+        rows = {r.id: r for r in conn.execute(sa.select(t["bookings"]))}
+        recipient = conn.execute(sa.select(t["messages"].c.recipient)).scalar()
+        contact = conn.execute(sa.select(t["consent_events"].c.contact)).scalar()
+    assert phones == {gone: "+33611111111", marie: "+33612345678", plus: "+33698765432", mail: "", odd: "12",
+                      elsewhere: "+33655555555"}
+    assert (rows[ids["marie"]].phone, rows[ids["marie"]].contact_key) == ("+33612345678", "+33612345678")
+    assert rows[ids["uk"]].contact_key == "+447700900123" and rows[ids["erased"]].contact_key == "anonyme-0612345678"
+    linked = {name: rows[i].resident_id for name, i in ids.items()}
+    assert linked == {"marie": marie, "plus": plus, "gone": None, "mail": mail, "uk": None, "other_site": None,
+                      "erased": None, "elsewhere": elsewhere}
+    assert recipient == contact == "+33612345678"

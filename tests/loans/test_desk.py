@@ -50,8 +50,8 @@ def test_desk_lists_overdue_with_phone_and_days_late_and_todays_returns(db, two_
 
     assert response.status_code == 200
     body = page_text(response)
-    assert "Karim Benali" in body and 'href="tel:0611223344"' in body and "5 jours de retard" in body
-    assert "Sylvie Lemaire" in body and 'href="tel:0799887766"' in body
+    assert "Karim Benali" in body and 'href="tel:+33611223344"' in body and "5 jours de retard" in body
+    assert "Sylvie Lemaire" in body and 'href="tel:+33799887766"' in body
     assert "Inès Nowak" not in body  # due later: neither late nor expected today
     assert "Marqueur" not in body and b.name not in body
     assert 'action="/guichet/scanner"' in body and 'name="code"' in body and "autofocus" in body

@@ -142,7 +142,7 @@ def test_lend_to_a_new_person_creates_them_with_the_loan(db, world, as_user):
 
     assert response.status_code == 302
     karim = db.session.scalar(select(Resident).where(Resident.last_name == "Benali"))
-    assert karim.phone == "0711223344" and karim.membership_number == "A-17"
+    assert karim.phone == "+33711223344" and karim.membership_number == "A-17"
     assert karim.site_ids == {world["a"].id}
     assert db.session.scalar(select(Loan)).resident_id == karim.id
 

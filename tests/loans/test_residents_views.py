@@ -2,13 +2,16 @@
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 import core.clock
 from core.residents import Resident, create_resident
 from loans import lending
 from loans.models import Loan
+from reservations.ledger import hash_token, unused_reference
+from reservations.models import Attendance, Booking
 from tests.core.helpers import field_error, page_text, snapshot
+from tests.reservations.factories import make_room, make_workshop
 
 FROZEN = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 TODAY = date(2026, 11, 26)
@@ -122,7 +125,7 @@ def test_resident_page_lists_loans_with_their_events(db, two_sites, make_device,
 
     body = page_text(client_for(agent).get(f"/habitants/{marie.id}"))
 
-    assert "Marie Dupont" in body and 'href="tel:0612345678"' in body
+    assert "Marie Dupont" in body and 'href="tel:+33612345678"' in body
     assert "Prêté" in body and "Prêt prolongé" in body and "Rendu" in body and "Mme Caron" in body
     assert "Accessoires manquants : Housse" in body
     returned = db.session.scalar(select(Loan.id).where(Loan.device_id == laptop.id))
@@ -138,11 +141,45 @@ def test_resident_page_is_refused_to_another_site(two_sites, client_for, person)
     assert client_for(two_sites["reception_a"]).get("/habitants/999999").status_code == 404
 
 
-def test_resident_page_query_count_does_not_grow_with_loans(db, two_sites, make_device, client_for, person, count_queries):
+def past_bookings(db, resident, room, n, workshop=None, attendance=None):
+    """`n` bookings of the resident, one a day before the frozen day (inserted directly)."""
+    made = []
+    for i in range(n):
+        starts_at = workshop.starts_at if workshop else FROZEN - timedelta(days=i + 1, hours=2)
+        booking = Booking(reference=unused_reference(), token_hash=hash_token(f"{resident.id}-{room.id}-{i}-{workshop}"),
+                          site_id=room.site_id, room_id=room.id, workshop_id=workshop.id if workshop else None,
+                          starts_at=starts_at, ends_at=starts_at + timedelta(hours=1), first_name=resident.first_name,
+                          phone=resident.phone, email="", contact_key=resident.phone or f"x{i}@example.org",
+                          resident_id=resident.id, attendance=attendance)
+        db.session.add(booking)
+        made.append(booking)
+    db.session.commit()
+    return made
+
+
+def test_resident_page_lists_bookings_newest_first(db, two_sites, client_for, person):
+    a = two_sites["a"]
+    marie = person(a, phone="06 12 34 56 78")
+    room = make_room(a, name="Salle Cyber")
+    workshop = make_workshop(room, day=TODAY + timedelta(days=3), title="Premiers pas")
+    past_bookings(db, marie, room, 1, attendance=Attendance.present)
+    past_bookings(db, marie, room, 1, workshop=workshop)
+    stranger = person(a, first="Karim")
+    past_bookings(db, stranger, make_room(a, name="Salle Autre"), 1)
+
+    body = page_text(client_for(two_sites["reception_a"]).get(f"/habitants/{marie.id}"))
+    section = body.split("Réservations", 1)[1]
+    assert section.index("Premiers pas") < section.index("Salle Cyber")  # newest first
+    assert "Confirmée" in section and "Présent" in section and "Centre A" in section and "Salle Autre" not in section
+
+
+def test_resident_page_query_count_does_not_grow_with_loans_or_bookings(db, two_sites, make_device, client_for, person,
+                                                                          count_queries):
     a = two_sites["a"]
     agent = two_sites["reception_a"]
     marie = person(a)
     device = make_device(a)
+    room = make_room(a)
     client = client_for(agent)
 
     def loans(n):
@@ -153,13 +190,18 @@ def test_resident_page_query_count_does_not_grow_with_loans(db, two_sites, make_
         db.session.commit()
 
     loans(1)
+    past_bookings(db, marie, room, 1)
     client.get(f"/habitants/{marie.id}")
     with count_queries() as small:
         client.get(f"/habitants/{marie.id}")
     loans(30)
+    db.session.execute(delete(Booking))
+    past_bookings(db, marie, room, 30, attendance=Attendance.absent)
+    past_bookings(db, marie, room, 1, workshop=make_workshop(room, day=TODAY + timedelta(days=2)))
     with count_queries() as large:
         body = page_text(client.get(f"/habitants/{marie.id}"))
     assert "Plus anciens" in body  # 31 loans: a second page
+    assert "Les 20 réservations les plus récentes sont affichées." in body and body.count("Absent") == 19
     assert small() == large()
 
 
@@ -181,7 +223,7 @@ def test_edit_a_resident(db, two_sites, client_for, person):
     assert done.status_code == 302
     db.session.refresh(marie)
     assert marie.first_name == "Marie-Claire" and marie.first_name_key == "marie-claire"
-    assert marie.phone == "0699887766" and marie.email == "mc@example.org" and marie.membership_number == "A-1"
+    assert marie.phone == "+33699887766" and marie.email == "mc@example.org" and marie.membership_number == "A-1"
 
     assert client_for(two_sites["manager_b"]).post(url, data={"first_name": "X", "last_name": "Y"}).status_code == 403
     assert db.session.scalar(select(Resident.first_name).where(Resident.id == marie.id)) == "Marie-Claire"

@@ -43,7 +43,7 @@ from core.residents import create_resident
 from loans import lending
 from loans import operations as inventory
 from reservations import bookings, workshops
-from reservations.identity import Contact
+from reservations.identity import Contact, parse_contact
 from reservations.models import Attendance, Closure, Level
 from tests.reservations.factories import make_room
 
@@ -57,7 +57,7 @@ def at(year_month_day: str, hh_mm: str = "10:00") -> datetime:
 
 
 def phone(number: str) -> Contact:
-    return Contact(phone=number, email="")
+    return parse_contact(number)
 
 
 def build(make_site, make_user) -> SimpleNamespace:

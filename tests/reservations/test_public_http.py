@@ -55,11 +55,11 @@ def test_from_the_centre_to_the_private_link(db, frozen, sites, client, caplog):
     link = location_path(response)
     assert re.fullmatch(r"/ma-reservation/[A-Za-z0-9_-]{32}", link)
     # No personal data in the URL, nor in the logs.
-    assert "Zoé" not in response.headers["Location"] and "0612345678" not in response.headers["Location"]
-    assert "Zoé" not in caplog.text and "06 12 34 56 78" not in caplog.text and "0612345678" not in caplog.text
+    assert "Zoé" not in response.headers["Location"] and "612345678" not in response.headers["Location"]
+    assert "Zoé" not in caplog.text and "06 12 34 56 78" not in caplog.text and "612345678" not in caplog.text
 
     booking = _db.session.scalar(select(Booking).where(Booking.first_name == "Zoé"))
-    assert booking.phone == "0612345678" and booking.starts_at == at_local(TUESDAY, 14)
+    assert booking.phone == "+33612345678" and booking.starts_at == at_local(TUESDAY, 14)
     page = page_text(client.get(link))
     assert "Votre place est réservée" in page and booking.reference in page and "C'est réservé" in page
     assert "http://localhost" + link in page  # the private link, to keep
@@ -67,7 +67,7 @@ def test_from_the_centre_to_the_private_link(db, frozen, sites, client, caplog):
     ics = client.get(link + "/agenda.ics")
     assert ics.mimetype == "text/calendar"
     body = ics.get_data(as_text=True)
-    assert "DTSTART:20260324T130000Z" in body and booking.reference in body and "0612345678" not in body
+    assert "DTSTART:20260324T130000Z" in body and booking.reference in body and "612345678" not in body
 
 
 def test_bad_input_is_shown_next_to_the_field_and_changes_nothing(db, frozen, sites, client):

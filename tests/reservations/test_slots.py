@@ -4,9 +4,10 @@ from datetime import UTC, date, datetime, time
 import pytest
 from sqlalchemy import select
 
+from core.contacts import normalise_phone
 from reservations import slots as slotlib
 from reservations.forms import parse_hours
-from reservations.identity import IdentityError, normalise_phone, parse_contact
+from reservations.identity import IdentityError, parse_contact
 from reservations.models import Closure, Room
 from tests.reservations.factories import book, make_room, make_workshop
 
@@ -115,9 +116,10 @@ def test_a_week_of_several_rooms_loads_in_a_fixed_number_of_queries(db, frozen, 
 # --- small parsers ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("raw", ["06 12 34 56 78", "06.12.34.56.78", "+33 6 12 34 56 78", "0033612345678", "+33 (0)6 12 34 56 78"])
+@pytest.mark.parametrize("raw", ["06 12 34 56 78", "06.12.34.56.78", "+33 6 12 34 56 78", "0033612345678", "+33 (0)6 12 34 56 78",
+                                 "0033 6 12 34 56 78"])
 def test_french_phone_numbers_are_the_same_number(raw):
-    assert normalise_phone(raw) == "0612345678"
+    assert normalise_phone(raw) == "+33612345678"
 
 
 @pytest.mark.parametrize("raw", ["12345", "06 12 34", "abc", "06 12 34 56 78 90", "00 00 00 00 00"])
@@ -128,7 +130,8 @@ def test_bad_phone_numbers_are_refused(raw):
 
 def test_contact_is_a_phone_or_an_email():
     assert parse_contact(" Nadia.B@Exemple.FR ").key == "nadia.b@exemple.fr"
-    assert parse_contact("07 00 00 00 01").key == "0700000001"
+    assert parse_contact("07 00 00 00 01").key == "+33700000001"
+    assert parse_contact("+44 7700 900123").key == "+447700900123"
     with pytest.raises(IdentityError, match="adresse e-mail n'est pas valable"):
         parse_contact("nadia@")
 
