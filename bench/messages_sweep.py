@@ -122,7 +122,7 @@ def sweep_moment() -> datetime:
 
 
 def prepare(args, at: datetime) -> str:
-    from core.messaging.consent import e164
+    from core.contacts import sms_number
     from core.residents import Resident, resident_sites
     from loans.bench import ensure_sites
 
@@ -134,7 +134,7 @@ def prepare(args, at: datetime) -> str:
         .join(Resident, Resident.id == resident_sites.c.resident_id)
         .where(resident_sites.c.site_id.in_(site_ids)).group_by(resident_sites.c.site_id)
     ).all())
-    reachable = [site_id for site_id in site_ids if e164(sample.get(site_id))]
+    reachable = [site_id for site_id in site_ids if sms_number(sample.get(site_id))]
     loans = plan_loans(args.planned, reachable, at)
     digests = plan_digests(site_ids[:args.digest_sites])
     bookings = plan_bookings(args.bookings_tomorrow, site_ids, at)

@@ -129,10 +129,11 @@ NAME_ORDER = (Resident.last_name_key, Resident.first_name_key, Resident.id)
 
 def search_query(user, text: str):
     """Residents matching 2-3 letters of a first or last name, a phone number or a membership number
-    (everyone for no text), in name order, among those `user` sees; None when the text is too short."""
+    (everyone for no text, but those whose data was erased), in name order, among those `user` sees;
+    None when the text is too short. An erased person has no name, phone or number left to match."""
     text = (text or "").strip()
     if not text:
-        return visible_to(user, select(Resident).order_by(*NAME_ORDER))
+        return visible_to(user, select(Resident).where(Resident.anonymised_at.is_(None)).order_by(*NAME_ORDER))
     key = fold(text)
     conditions = []
     if len(key) >= 2:

@@ -21,8 +21,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from core.clock import now
+from core.contacts import sms_number
 from core.extensions import db
-from core.messaging.consent import e164
 from core.messaging.models import Channel, ConsentEvent, Message
 from core.models import Site, User
 from core.residents import Resident
@@ -207,7 +207,7 @@ def _consents(contacts: set[str]) -> list[dict]:
 
 def _contacts(phones, emails) -> set[str]:
     """The keys consent is recorded under (core.messaging.consent): E.164 mobiles and lower-case e-mails."""
-    found = {number for phone in phones if (number := e164(phone))}
+    found = {number for phone in phones if (number := sms_number(phone))}
     return found | {email.strip().lower() for email in emails if email and "@" in email}
 
 

@@ -56,6 +56,23 @@ def _table_keys(page) -> list[str]:
     return sorted(set(re.findall(r"/([a-z-]+)\.csv\?", page.get_data(as_text=True))))
 
 
+def test_every_report_figure_is_the_same_after_erasing_people(march, admin_client, db):
+    before = every_report(admin_client, march)
+    assert any(b"Personnes" in data or b"personnes" in data for data in before.values())
+    # R3 (lost a laptop, booked a workshop place with their phone), R2 (two loans, returned) and two
+    # people who only booked online (P: three bookings; anna: an e-mail).
+    erasure.erase_resident(march.admin, march.R3.id, reason="Demande écrite du 2 décembre")
+    erasure.erase_resident(march.manager_a, march.R2.id, reason="Demande à l'accueil")
+    assert erasure.anonymise_contacts(["+33611111111", "anna@example.org"], cause=ErasureCause.request) == 2
+    db.session.commit()
+
+    assert every_report(admin_client, march) == before
+    erased = db.session.get(Resident, march.R3.id)
+    assert erased.anonymised_at is not None and erased.full_name == "Personne effacée"
+    assert (erased.phone, erased.email, erased.first_name, erased.last_name) == ("", "", "", "")
+    assert db.session.scalar(select(func.count()).select_from(Booking).where(Booking.email == "anna@example.org")) == 0
+
+
 def test_erasure_removes_every_trace_of_the_person(march, db, events):
     r3 = march.R3
     phone = db.session.get(Resident, r3.id).phone
@@ -197,6 +214,7 @@ def test_a_manager_erases_a_resident_after_confirming(march, client_as, db):
     done = manager.post(url, data={"reason": "Demande à l'accueil", "confirmed": "y"})
     assert done.status_code == 302 and location_path(done) == f"/habitants/{march.R2.id}"
     page = page_text(manager.get(f"/habitants/{march.R2.id}"))
+    assert "Personne effacée" in page and "Rémi" not in page_text(manager.get("/habitants"))
     assert "Personne effacée" in page and "Rémi" not in page and "Les données de cette personne sont effacées" in page
     assert db.session.get(Resident, march.R2.id).anonymised_at is not None
 
