@@ -4,9 +4,9 @@ from datetime import UTC, date, datetime, time
 import pytest
 from sqlalchemy import select
 
+from core.contacts import normalise_phone
 from reservations import slots as slotlib
 from reservations.forms import parse_hours
-from core.contacts import normalise_phone
 from reservations.identity import IdentityError, parse_contact
 from reservations.models import Closure, Room
 from tests.reservations.factories import book, make_room, make_workshop
