@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
 
 from core import contacts
-from core.contacts import ContactError as IdentityError  # noqa: F401 — the forms catch it under this name
+from core.contacts import ContactError as IdentityError  # the forms catch it under this name
 from core.extensions import db
 from core.residents import Resident, resident_sites
 
