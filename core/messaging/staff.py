@@ -33,7 +33,7 @@ SENDER_NAME = re.compile(r"^[A-Za-z0-9]{3,11}$")  # Brevo: 3 to 11 letters or di
 DIGEST_MAX = 10
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 # Which messages a site may turn off (MessageSettings booleans), in the order of the settings page.
-SWITCHES = ("confirmations", "reminders", "waiting_list", "cancellations", "loan_reminders")
+SWITCHES = ("confirmations", "reminders", "waiting_list", "cancellations", "loan_reminders", "retention_warning")
 
 
 class MessageError(DomainError):
