@@ -34,7 +34,7 @@ SMS_SEGMENTS = {
     MessageKind.booking_cancelled: (2, "link to book another day, and the closure's reason"),
     MessageKind.loan_due: (1, ""),
     MessageKind.loan_overdue: (1, ""),
-    MessageKind.retention_warning: (2, "the centre's name and the whole sentence of the date (FALC)"),
+    MessageKind.retention_warning: (1, ""),
 }
 
 # SEQUENCE of a booking's event in the e-mailed .ics: each change is higher than the one before.
@@ -220,9 +220,8 @@ def retention_warning(site, first_name: str, on: date, channel: Channel, unsubsc
     day = say_day(on)
     if channel is Channel.sms:
         return Text("", _fitted(MessageKind.retention_warning, lambda name: _sms(
-            _("%(site)s : nous n'avons pas de nouvelles de vous.", site=name),
-            _("Le %(day)s, nous effacerons votre nom et votre numéro.", day=day),
-            _("Vous voulez les garder ? Passez au centre avant."),
+            _("%(site)s : votre fiche sera effacée le %(day)s.", site=name, day=day),
+            _("Pour la garder, passez au centre avant."),
             _phone_line(site),
         ), site.name))
     subject, body = _email("retention_warning", site=site, first_name=first_name, day=day,

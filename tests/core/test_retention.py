@@ -57,7 +57,8 @@ def world(db, two_sites, frozen_now):
 
         @staticmethod
         def loan(resident, started, closed=None):
-            loan = Loan(device_id=(returned if closed else next(devices)).id, resident_id=resident.id, site_id=a.id, started_at=started, due_on=started.date(),
+            device = returned if closed else next(devices)
+            loan = Loan(device_id=device.id, resident_id=resident.id, site_id=a.id, started_at=started, due_on=started.date(),
                         closed_at=closed, condition_out="rayure", override_reason=f"accord de {resident.first_name}")
             db.session.add(loan)
             db.session.commit()
@@ -67,7 +68,8 @@ def world(db, two_sites, frozen_now):
         def booking(starts_at, contact_key, resident=None, first_name="Fatima"):
             booking = Booking(reference=new_reference(), token_hash=secrets.token_hex(32), site_id=a.id, room_id=room.id,
                               starts_at=starts_at, ends_at=starts_at + timedelta(hours=1), first_name=first_name, phone=contact_key,
-                              contact_key=contact_key, resident_id=resident.id if resident else None, created_at=starts_at - timedelta(days=2))
+                              contact_key=contact_key, resident_id=resident.id if resident else None,
+                              created_at=starts_at - timedelta(days=2))
             db.session.add(booking)
             db.session.commit()
             return booking
@@ -277,7 +279,7 @@ def test_a_site_that_warns_writes_one_message_before_the_record_goes(db, world):
     assert (first.counts["warnings"], second.counts["warnings"]) == (1, 0)
     on = shift_months(months_ago(24, days=-10), 24).astimezone(clock.PARIS).date()
     assert on == (NOW + timedelta(days=10)).date()
-    assert "nous effacerons votre nom" in messages[0].body and str(on.day) in messages[0].body
+    assert "votre fiche sera effacée le" in messages[0].body and str(on.day) in messages[0].body
     assert not anonymised(db, soon)
 
 
