@@ -38,10 +38,12 @@ from sqlalchemy.engine import make_url
 from core import create_app
 from core.extensions import db
 
+LEDGER = "/tmp/bench_retention_erasures.jsonl"
+
 
 def make_app(url):
     return create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-retention", "TESTING": False, "DEBUG": True,
-                       "QUEUE_URL": "memory://", "ERASURE_LEDGER": "/tmp/bench_retention_erasures.jsonl"})
+                       "QUEUE_URL": "memory://", "ERASURE_LEDGER": LEDGER})
 
 
 def generate(url, args):
@@ -133,24 +135,47 @@ class Desk(threading.Thread):
 def measure(url, args):
     from core.privacy import retention
 
+    if os.path.exists(LEDGER):  # a former measure's erasures: the copy would replay them all
+        os.remove(LEDGER)
     app = make_app(url)
     with app.app_context():
-        statements = []
+        statements, holds, opened = [], [], {}
         event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(1))
+
+        # How long each write transaction held the lock: from its BEGIN (IMMEDIATE on SQLite, after
+        # core/db.py's listener has taken the lock) to its COMMIT; the read-only scan is left out.
+        @event.listens_for(db.engine, "begin")
+        def began(conn):
+            if not conn.get_execution_options().get("read_only"):
+                opened[id(conn)] = time.perf_counter()
+
+        @event.listens_for(db.engine, "commit")
+        def committed(conn):
+            if id(conn) in opened:
+                holds.append(time.perf_counter() - opened.pop(id(conn)))
+
+        @event.listens_for(db.engine, "rollback")
+        def rolled_back(conn):
+            opened.pop(id(conn), None)
+
         started = time.perf_counter()
         seen = retention.preview()
         print(f"  preview : {time.perf_counter() - started:.2f} s, {len(statements)} statements ; {seen.counts}")
         for label in ("1st run", "2nd run"):
             statements.clear()
+            holds.clear()
             desk = Desk(app)
             desk.start()
             report = retention.run_retention(batch_size=args.batch_size)
             desk.stop.set()
             desk.join()
+            run_holds = sorted(holds)  # the desk's own transactions are in there too: one row each, fast
+            desk_holds = len(desk.waits)
             times = sorted(report.batch_times)
             median = times[len(times) // 2] if times else 0
             print(f"  {label}: {report.seconds:.1f} s, {len(statements)} statements, {report.batches} batches of up to "
-                  f"{args.batch_size}, longest batch {report.longest_batch:.3f} s (median {median:.3f} s); "
+                  f"{args.batch_size}, longest batch {report.longest_batch:.3f} s (median {median:.3f} s, with what follows "
+                  f"the commit), longest write transaction {max(run_holds, default=0):.3f} s ({desk_holds} of them the desk's); "
                   f"desk: {len(desk.waits)} writes, slowest {max(desk.waits, default=0):.3f} s; counts {report.counts}")
         db.session.remove()
         db.engine.dispose()
