@@ -95,7 +95,9 @@ def _contacts_due_query(cutoff: datetime, keys=None):
     from reservations.models import Booking
 
     query = (select(Booking.contact_key)
-             .where(Booking.resident_id.is_(None), Booking.contact_key != "", ~Booking.contact_key.startswith(PSEUDONYM_PREFIX))
+             # coalesce(): the index of contact_key, not that of resident_id (NULL for all of them), see erasure.py
+             .where(func.coalesce(Booking.resident_id, 0) == 0, Booking.contact_key != "",
+                    ~Booking.contact_key.startswith(PSEUDONYM_PREFIX))
              .group_by(Booking.contact_key).having(func.max(Booking.starts_at) < cutoff))
     if keys is not None:
         query = query.where(Booking.contact_key.in_(list(keys)))
