@@ -37,7 +37,7 @@ from core.residents import Resident, resident_sites
 
 from .erasure import PSEUDONYM_PREFIX, anonymise_contacts, anonymise_residents, replay_erasures
 from .models import AccessRecord, ErasureCause, RetentionRun
-from .settings import current_settings
+from .settings import current_settings, settings_read_on
 
 log = logging.getLogger(__name__)
 
@@ -279,11 +279,11 @@ def last_contact(created_at, loan_last, booking_last) -> datetime:
 def preview(limit: int = PREVIEW_LIMIT) -> Preview:
     """What the next run would do if it ran now: counts per kind, residents per site, the first residents
     due with their last contact. A constant number of statements, on a read-only connection."""
-    settings = current_settings()
     at = now()
-    cut = Cutoffs.at(at, settings)
-    queries = _scan_queries(cut)
     with _ReadOnly() as reading:
+        settings = settings_read_on(reading)
+        cut = Cutoffs.at(at, settings)
+        queries = _scan_queries(cut)
         counts = {kind: reading.execute(select(func.count()).select_from(queries[kind].order_by(None).subquery())).scalar_one()
                   for kind in KINDS}
         due = residents_due(cut.residents)

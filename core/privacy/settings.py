@@ -12,8 +12,21 @@ def current_settings() -> PrivacySettings:
     saved = db.session.get(PrivacySettings, SETTINGS_ID)
     if saved is not None:
         return saved
+    return default_settings()
+
+
+def default_settings() -> PrivacySettings:
     defaults = {column.name: column.default.arg for column in PrivacySettings.__table__.columns if column.default is not None}
     return PrivacySettings(id=SETTINGS_ID, **defaults)
+
+
+def settings_read_on(connection) -> PrivacySettings:
+    """The settings read on a connection of its own (the retention preview's read-only one), so that
+    the session opens no transaction (on SQLite outside a request, one that takes the write lock)."""
+    from sqlalchemy import select
+
+    row = connection.execute(select(PrivacySettings.__table__).where(PrivacySettings.id == SETTINGS_ID)).first()
+    return PrivacySettings(**row._mapping) if row is not None else default_settings()
 
 
 # What an admin may choose (the CHECK constraints of privacy_settings), and what each value means.
