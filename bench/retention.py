@@ -38,12 +38,15 @@ from sqlalchemy.engine import make_url
 from core import create_app
 from core.extensions import db
 
-LEDGER = "/tmp/bench_retention_erasures.jsonl"
+
+def ledger_of(url) -> str:
+    """The erasure ledger of one database: two benchmarks at once must not replay each other's erasures."""
+    return f"/tmp/bench_retention_erasures_{make_url(url).get_backend_name()}_{os.path.basename(make_url(url).database)}.jsonl"
 
 
 def make_app(url):
     return create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-retention", "TESTING": False, "DEBUG": True,
-                       "QUEUE_URL": "memory://", "ERASURE_LEDGER": LEDGER})
+                       "QUEUE_URL": "memory://", "ERASURE_LEDGER": ledger_of(url)})
 
 
 def generate(url, args):
@@ -135,8 +138,8 @@ class Desk(threading.Thread):
 def measure(url, args):
     from core.privacy import retention
 
-    if os.path.exists(LEDGER):  # a former measure's erasures: the copy would replay them all
-        os.remove(LEDGER)
+    if os.path.exists(ledger_of(url)):  # a former measure's erasures: the copy would replay them all
+        os.remove(ledger_of(url))
     app = make_app(url)
     with app.app_context():
         statements, holds, opened = [], [], {}
