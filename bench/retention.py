@@ -62,6 +62,7 @@ def generate(url, args):
             if result.exit_code:
                 raise SystemExit(result.output)
         make_idle(args.idle)
+        db.session.remove()
         db.engine.dispose()
 
 
@@ -209,6 +210,7 @@ def main():
         with app.app_context():
             upgrade()
             make_idle(args.idle)
+            db.session.remove()
             db.engine.dispose()
     print(f"{make_url(url).get_backend_name()} ({make_url(url).database}):")
     measure(copy_of(url), args)
