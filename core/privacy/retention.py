@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy.exc import OperationalError
 
 from core.clock import PARIS, now
 from core.extensions import db
@@ -176,6 +177,23 @@ def _apply(kind: str, batch: list, cut: Cutoffs, settings) -> int:
 # --- the run -------------------------------------------------------------------------------------
 
 
+def _replay() -> dict:
+    """replay_erasures() reads every erasure record and the ledger (seconds once there are many) and,
+    on most nights, writes nothing: on SQLite its transaction starts deferred, so that reading does not
+    hold the write lock. If it must write and a desk wrote in between (SQLite refuses to upgrade the
+    snapshot), it runs again in an ordinary transaction."""
+    db.session.connection(execution_options={"read_only": True})
+    try:
+        replayed = replay_erasures()
+        db.session.commit()
+    except OperationalError:
+        db.session.rollback()
+        replayed = replay_erasures()
+        db.session.commit()
+    return replayed
+
+
+
 @dataclass
 class RunReport:
     """What a run did: counts (as recorded), and how it went (for the benchmark and the log)."""
@@ -194,8 +212,7 @@ def run_retention(*, manual: bool = False, batch_size: int = BATCH_SIZE) -> RunR
     started = timer.perf_counter()
     db.session.commit()  # nothing of the caller's is left in the transactions below
     at = now()
-    replayed = replay_erasures()
-    db.session.commit()
+    replayed = _replay()
     settings = current_settings()
     cut = Cutoffs.at(at, settings)
     run = RetentionRun(started_at=at, manual=manual, counts={})

@@ -391,3 +391,14 @@ def test_the_nightly_task_runs_at_half_past_three_in_paris(app, db, world):
     with clock.frozen(datetime(2026, 12, 2, 2, 30, tzinfo=UTC)):  # 3:30 in Paris in winter
         assert nightly.call_local()["residents"] == 1
     assert anonymised(db, person)
+
+
+def test_a_run_first_erases_again_whoever_a_restored_backup_brought_back(db, world):
+    back = world.resident("Restauree", phone="0612121212")  # erased on request, then a backup from before was restored
+    world.loan(back, NOW - timedelta(days=20), NOW - timedelta(days=10))
+    db.session.add(ErasureRecord(at=NOW - timedelta(days=1), cause=ErasureCause.request, resident_id=back.id))
+    db.session.commit()
+
+    report = run_retention()
+
+    assert anonymised(db, back) and report.counts["replayed"] == 1 and report.counts["residents"] == 0
