@@ -193,7 +193,7 @@ def main():
     parser.add_argument("--loans", type=int, default=1_000_000)
     parser.add_argument("--bookings", type=int, default=500_000)
     parser.add_argument("--idle", type=float, default=0.2)
-    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--skip-generate", action="store_true", help="the database is already filled")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL") or "sqlite:////tmp/retention_bench.sqlite3"

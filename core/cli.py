@@ -73,7 +73,7 @@ def worker(workers, no_periodic):
 
 @click.command("retention")
 @click.option("--dry-run", is_flag=True, help="Dire ce que l'exécution ferait, sans rien changer.")
-@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(10, 10_000))
+@click.option("--batch-size", default=200, show_default=True, type=click.IntRange(10, 10_000))
 def retention(dry_run, batch_size):
     """Apply the retention periods now (for cron, where the worker does not run): counts only."""
     from .privacy.retention import KINDS, preview, run_retention
