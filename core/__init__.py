@@ -72,6 +72,9 @@ def _register_blueprints(app):
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    from .privacy.retention_views import bp as retention_bp
+
+    app.register_blueprint(retention_bp, url_prefix="/admin")  # "Données personnelles": retention periods and runs
     app.register_blueprint(loans_bp)
     app.register_blueprint(reservations_bp)
     app.register_blueprint(messages_bp)  # after loans and reservations: its demo loader writes their messages

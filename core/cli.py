@@ -1,4 +1,4 @@
-"""Flask CLI: create-admin, demo, worker, backup, restore."""
+"""Flask CLI: create-admin, demo, worker, backup, restore, retention."""
 import click
 from flask_babel import force_locale
 
@@ -13,6 +13,7 @@ def register(app):
     app.cli.add_command(worker)
     app.cli.add_command(backup)
     app.cli.add_command(restore)
+    app.cli.add_command(retention)
 
 
 @click.command("create-admin")
@@ -105,3 +106,22 @@ def restore(file, yes):
     click.echo(f"Effacements rejoués — habitants : {replayed.get('residents', 0)}, "
                f"contacts de réservation : {replayed.get('contacts', 0)}.")
     click.echo(f"Base restaurée depuis {restored.path}")
+
+
+@click.command("retention")
+@click.option("--dry-run", is_flag=True, help="Dire ce que l'exécution ferait, sans rien changer.")
+@click.option("--batch-size", default=200, show_default=True, type=click.IntRange(10, 10_000))
+def retention(dry_run, batch_size):
+    """Apply the retention periods now (for cron, where the worker does not run): counts only."""
+    from .privacy.retention import KINDS, preview, run_retention
+
+    if dry_run:
+        seen = preview()
+        for kind in KINDS:
+            click.echo(f"{kind}: {seen.counts[kind]}")
+        click.echo(f"warnings: {seen.warnings}")
+        return
+    report = run_retention(manual=True, batch_size=batch_size)
+    for kind, count in report.counts.items():
+        click.echo(f"{kind}: {count}")
+    click.echo(f"Exécution {report.run_id} : {report.seconds:.1f} s, lot le plus long {report.longest_batch:.3f} s.")

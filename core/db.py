@@ -38,7 +38,7 @@ def configure_engine(engine):
     Python's sqlite3 driver does not emit BEGIN before a SELECT, and SQLAlchemy's
     with_for_update() emits nothing on SQLite. So we disable the driver's own transaction
     handling and emit BEGIN ourselves: BEGIN IMMEDIATE (the write lock, taken at the start)
-    for every transaction except those of read-only HTTP requests. A transaction that reads
+    for every transaction except those of read-only HTTP requests and read-only connections. A transaction that reads
     then writes can therefore never be overtaken between its read and its write.
     """
     if engine.dialect.name != "sqlite":
@@ -59,7 +59,9 @@ def configure_engine(engine):
 
     @event.listens_for(engine, "begin")
     def on_begin(conn):
-        if has_request_context() and request.method in READ_ONLY_METHODS:
+        # A connection opened with execution_options(read_only=True) (the retention job's scan) reads a
+        # snapshot without taking the write lock: the desks keep writing while it reads.
+        if conn.get_execution_options().get("read_only") or (has_request_context() and request.method in READ_ONLY_METHODS):
             conn.exec_driver_sql("BEGIN")
         else:
             conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -166,6 +166,9 @@ class DeviceEvent(db.Model):
     __tablename__ = "device_events"
     __table_args__ = (
         Index("ix_device_events_device_at", "device_id", "at"),
+        # The history of one loan (two rows: lent, given back): emptied with the borrower's data by an
+        # erasure or the retention run (core/privacy), a batch of loans at a time.
+        Index("ix_device_events_loan", "loan_id"),
         # Reports: the changes into and out of repair, loss and retirement, from which the days a
         # device could be lent are derived (reports/queries.py). A few rows among many lend/return ones.
         Index(

@@ -204,6 +204,9 @@ class Booking(db.Model):
         Index("ix_bookings_site_contact_starts_at", "site_id", "contact_key", "starts_at"),
         # A resident's bookings (their page, their export, the reports' count of people).
         Index("ix_bookings_resident_starts_at", "resident_id", "starts_at"),
+        # One person's bookings at every site by their contact: the retention job's booking contacts
+        # (latest slot of each contact) and the erasure of a contact (core/privacy), batch by batch.
+        Index("ix_bookings_contact_starts_at", "contact_key", "starts_at"),
         # One seat per person per slot, one place (or waiting-list entry) per person per workshop.
         Index(
             "uq_bookings_seat_per_person",

@@ -72,12 +72,13 @@ class MessageSettingsForm(BaseForm):
     waiting_list = BooleanField(_l("Place obtenue sur la liste d'attente"))
     cancellations = BooleanField(_l("Réservation annulée par le centre"))
     loan_reminders = BooleanField(_l("Prêts : rappel la veille du retour et rappels de retard"))
+    retention_warning = BooleanField(_l("Prévenir une personne avant d'effacer sa fiche (durée de conservation)"))
     digest_to = TextAreaField(
         _l("Résumé du jour par e-mail : adresses de l'équipe, une par ligne"),
         validators=[Optional(), Length(max=3000, message=_l("3000 caractères au plus."))],
     )
 
-    SWITCHES = ("confirmations", "reminders", "waiting_list", "cancellations", "loan_reminders")
+    SWITCHES = ("confirmations", "reminders", "waiting_list", "cancellations", "loan_reminders", "retention_warning")
 
     def fill(self, settings):
         self.reminder_time.data = settings.reminder_time

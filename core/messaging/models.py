@@ -2,7 +2,7 @@
 from datetime import datetime, time
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text, Time
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text, Time, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import now
@@ -20,6 +20,7 @@ class MessageKind(LabelledEnum):
     loan_due = "loan_due", _l("Prêt à rendre demain")
     loan_overdue = "loan_overdue", _l("Prêt en retard")
     staff_digest = "staff_digest", _l("Résumé du jour pour l'équipe")
+    retention_warning = "retention_warning", _l("Fiche bientôt effacée (durée de conservation)")
 
 
 class Channel(LabelledEnum):
@@ -109,3 +110,6 @@ class MessageSettings(db.Model):
     cancellations: Mapped[bool] = mapped_column(Boolean, default=True)
     loan_reminders: Mapped[bool] = mapped_column(Boolean, default=True)
     digest_to: Mapped[str] = mapped_column(Text, default="")  # e-mail addresses, one a line
+    # Warn a resident (SMS or e-mail, PrivacySettings.warning_days before) that their record will be
+    # anonymised after the retention period, unless they come back. Off unless the site turns it on.
+    retention_warning: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

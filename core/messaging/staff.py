@@ -33,7 +33,7 @@ SENDER_NAME = re.compile(r"^[A-Za-z0-9]{3,11}$")  # Brevo: 3 to 11 letters or di
 DIGEST_MAX = 10
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 # Which messages a site may turn off (MessageSettings booleans), in the order of the settings page.
-SWITCHES = ("confirmations", "reminders", "waiting_list", "cancellations", "loan_reminders")
+SWITCHES = ("confirmations", "reminders", "waiting_list", "cancellations", "loan_reminders", "retention_warning")
 
 
 class MessageError(DomainError):
@@ -250,7 +250,7 @@ def parse_overdue_days(text: str) -> list[int]:
     parts = [p for p in re.split(r"[\s,;]+", (text or "").strip()) if p]
     if not parts:
         return []
-    if not all(p.isdigit() for p in parts):
+    if not all(p.isascii() and p.isdigit() for p in parts):  # "²" or "١" are digits to Python, not to int()
         raise MessageError(_("Écrivez des nombres de jours séparés par des virgules, par exemple : 1, 7."), "overdue_days")
     days = sorted({int(p) for p in parts})
     if len(days) > OVERDUE_COUNT:

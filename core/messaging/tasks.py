@@ -1,9 +1,14 @@
 """The queue's tasks, bound to one application: each runs inside that application's context.
 
 - deliver(message_id): send one message right after the commit that wrote it (sending.deliver);
-- sweep(): every minute (crontab), stale claims back to the queue, the planners, every due message.
+- sweep(): every minute (crontab), stale claims back to the queue, the planners, every due message;
+- retention(): every night at 3:30 in Paris, the retention periods applied (core/privacy/retention.py).
+  Huey's crontab reads UTC here: the task wakes at half past every hour and works only when it is
+  RETENTION_HOUR in Paris, summer and winter alike.
 """
 from huey import crontab
+
+RETENTION_HOUR = 3  # Paris time, at :30: after the day's desks, before the morning messages
 
 
 def bind(huey, app) -> dict:
@@ -20,4 +25,14 @@ def bind(huey, app) -> dict:
         with app.app_context():
             return sending.sweep()
 
-    return {"deliver": deliver, "sweep": sweep}
+    @huey.periodic_task(crontab(minute="30"), name="privacy.retention")
+    def retention():
+        from ..clock import local_now
+        from ..privacy.retention import run_retention
+
+        with app.app_context():
+            if local_now().hour != RETENTION_HOUR:
+                return None
+            return run_retention().counts
+
+    return {"deliver": deliver, "sweep": sweep, "retention": retention}

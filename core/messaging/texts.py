@@ -34,6 +34,7 @@ SMS_SEGMENTS = {
     MessageKind.booking_cancelled: (2, "link to book another day, and the closure's reason"),
     MessageKind.loan_due: (1, ""),
     MessageKind.loan_overdue: (1, ""),
+    MessageKind.retention_warning: (1, ""),
 }
 
 # SEQUENCE of a booking's event in the e-mailed .ics: each change is higher than the one before.
@@ -207,6 +208,24 @@ def loan_overdue(loan, site, channel: Channel, unsubscribe: str = "") -> Text:
             _phone_line(site),
         ))
     subject, body = _email("loan_overdue", unsubscribe=unsubscribe, **facts)
+    return Text(subject, body)
+
+
+# --- personal data ---------------------------------------------------------------------------------
+
+
+def retention_warning(site, first_name: str, on: date, channel: Channel, unsubscribe: str = "") -> Text:
+    """Before the retention period ends: the person's record will be emptied on `on` unless they come
+    back (core/privacy/retention.py). `site`: the centre that warns."""
+    day = say_day(on)
+    if channel is Channel.sms:
+        return Text("", _fitted(MessageKind.retention_warning, lambda name: _sms(
+            _("%(site)s : votre fiche sera effacée le %(day)s.", site=name, day=day),
+            _("Pour la garder, passez au centre avant."),
+            _phone_line(site),
+        ), site.name))
+    subject, body = _email("retention_warning", site=site, first_name=first_name, day=day,
+                           phone=phone_display(site.phone) if site.phone else "", unsubscribe=unsubscribe)
     return Text(subject, body)
 
 

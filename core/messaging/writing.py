@@ -60,6 +60,7 @@ def default_settings(site_id: int) -> MessageSettings:
     return MessageSettings(
         site_id=site_id, reminder_time=time(17, 0), overdue_days="1,7", sender_name="", confirmations=True,
         reminders=True, waiting_list=True, cancellations=True, loan_reminders=True, digest_to="",
+        retention_warning=False,
     )
 
 

@@ -22,6 +22,7 @@ from reservations.models import Booking, Closure, Room, Workshop
 
 def _all_forms():
     import core.messaging.staff_views  # noqa: F401  (imported for the forms it defines)
+    import core.privacy.retention_views  # noqa: F401  (imported for the forms it defines)
     import core.views  # noqa: F401  (every module defining forms is imported by the app's views)
     import loans.views  # noqa: F401  (imported for the forms it defines)
     import reports.views  # noqa: F401  (imported for the forms it defines)
@@ -51,6 +52,7 @@ FORM_MODELS = {
     "MessageFilterForm": [], "MessageSettingsForm": [MessageSettings],
     "EraseResidentForm": [ErasureRecord],
     "AccessFilterForm": [],
+    "PrivacySettingsForm": [],
 }
 # (form, field) → column, where the names differ.
 RENAMED = {

@@ -225,6 +225,17 @@ def test_settings_without_a_row_show_the_defaults_and_are_saved(db, two_sites, c
     assert saved.confirmations and saved.reminders and saved.loan_reminders
     assert not saved.waiting_list and not saved.cancellations
     assert saved.digest_to == "karim@example.fr\nequipe@example.fr"
+    assert not saved.retention_warning  # off unless the site turns it on
+
+
+def test_a_site_turns_on_the_warning_before_anonymisation(db, two_sites, client_for):
+    site = two_sites["a"]
+    manager = client_for(two_sites["manager_a"])
+    assert "Prévenir une personne avant d'effacer sa fiche" in page_text(manager.get(f"/structures/{site.id}/messages"))
+
+    response = manager.post(f"/structures/{site.id}/messages", data={**GOOD, "retention_warning": "y"})
+
+    assert response.status_code == 302 and db.session.get(MessageSettings, site.id).retention_warning
 
 
 @pytest.mark.parametrize("field, value, message", [

@@ -44,6 +44,7 @@ def filled_sms():
             seat, Channel.sms, "travaux dans la salle informatique", f"{LONG_BASE}/reserver/12").body,
         MessageKind.loan_due: texts.loan_due(long_loan(), long_site(), Channel.sms).body,
         MessageKind.loan_overdue: texts.loan_overdue(long_loan(), long_site(), Channel.sms).body,
+        MessageKind.retention_warning: texts.retention_warning(long_site(), "Marie", date(2026, 9, 16), Channel.sms).body,
     }
 
 

@@ -1,0 +1,107 @@
+"""The admins' page "Données personnelles": the retention periods, what the next run will anonymise,
+the last runs, and running it now.
+
+The rules are in core/privacy/settings.py (save_settings) and core/privacy/retention.py (preview,
+run_retention). The nightly run is a task of the queue (core/messaging/tasks.py) or
+`flask --app wsgi retention` from cron; "Lancer maintenant" runs it in the request, batch by batch
+(each batch commits), for an admin who has just changed a period.
+"""
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from wtforms import IntegerField
+from wtforms.validators import InputRequired, NumberRange, StopValidation
+
+from ..answers import attempt, status_of
+from ..authz import admin_required
+from ..forms import BaseForm, EmptyForm
+from . import retention
+from .settings import RANGES, current_settings, save_settings
+
+bp = Blueprint("privacy_admin", __name__)
+
+
+@bp.record_once
+def _setup(state):
+    from ..templating import ADMINS, add_nav
+
+    add_nav(state.app, "privacy_admin.retention_page", _l("Données personnelles"), roles=ADMINS, order=87)
+
+
+class FrenchIntegerField(IntegerField):
+    """A whole number; anything else gets a French message."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not str(valuelist[0]).strip():
+            self.data = None
+            return
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(_l("Indiquez un nombre entier.")) from None
+
+    def pre_validate(self, form):
+        if self.process_errors:  # the one message: no range check of a value that is not a number
+            raise StopValidation()
+
+
+def _months(label, name, missing):
+    low, high = RANGES[name]
+    unit = _l("jours") if name == "warning_days" else _l("mois")
+    return FrenchIntegerField(label, validators=[
+        InputRequired(missing), NumberRange(low, high, _l("Choisissez un nombre entre %(low)s et %(high)s (%(unit)s).",
+                                                          low=low, high=high, unit=unit))])
+
+
+class PrivacySettingsForm(BaseForm):
+    resident_months = _months(_l("Fiches des habitants : effacées combien de mois après le dernier contact"),
+                              "resident_months", _l("Indiquez un nombre de mois, par exemple 24."))
+    booking_contact_months = _months(_l("Réservations sans fiche : coordonnées effacées combien de mois après le dernier créneau"),
+                                     "booking_contact_months", _l("Indiquez un nombre de mois, par exemple 12."))
+    message_body_months = _months(_l("Messages envoyés : texte et destinataire effacés après combien de mois"),
+                                  "message_body_months", _l("Indiquez un nombre de mois, par exemple 6."))
+    log_months = _months(_l("Connexions du personnel et consultations des fiches : gardées combien de mois"),
+                         "log_months", _l("Indiquez un nombre de mois, par exemple 12."))
+    warning_days = _months(_l("Prévenir la personne combien de jours avant d'effacer sa fiche"),
+                           "warning_days", _l("Indiquez un nombre de jours, par exemple 30."))
+
+    def fill(self, settings):
+        for name in RANGES:
+            getattr(self, name).data = getattr(settings, name)
+
+    def values(self) -> dict:
+        return {name: getattr(self, name).data for name in RANGES}
+
+
+@bp.route("/donnees-personnelles", methods=["GET", "POST"])
+@admin_required
+def retention_page():
+    form = PrivacySettingsForm()
+    if request.method == "GET":
+        form.fill(current_settings())
+    elif form.validate_on_submit():
+        outcome = attempt(save_settings, current_user, form=form, **form.values())
+        if outcome:
+            flash(_("Durées de conservation enregistrées."), "success")
+            return redirect(url_for("privacy_admin.retention_page"))
+    return _render(form), status_of(form)
+
+
+def _render(form):
+    return render_template("admin/retention.html", form=form, preview=retention.preview(), runs=retention.last_runs(),
+                           run_form=EmptyForm(), kinds=retention.KINDS)
+
+
+@bp.post("/donnees-personnelles/executer")
+@admin_required
+def retention_run():
+    if not EmptyForm().validate_on_submit():
+        return redirect(url_for("privacy_admin.retention_page"))
+    report = retention.run_retention(manual=True)
+    flash(_("Exécution terminée. Fiches anonymisées : %(residents)s. Contacts de réservation effacés : %(contacts)s. "
+            "Messages vidés : %(messages)s. Lignes de journal supprimées : %(logs)s.",
+            residents=report.counts.get("residents", 0), contacts=report.counts.get("booking_contacts", 0),
+            messages=report.counts.get("message_bodies", 0),
+            logs=report.counts.get("access_records", 0) + report.counts.get("staff_sessions", 0)), "success")
+    return redirect(url_for("privacy_admin.retention_page"))
