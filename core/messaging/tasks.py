@@ -2,7 +2,9 @@
 
 - deliver(message_id): send one message right after the commit that wrote it (sending.deliver);
 - sweep(): every minute (crontab), stale claims back to the queue, the planners, every due message;
-- retention(): every night at 3:30 in Paris, the retention periods applied (core/privacy/retention.py).
+- retention(): every night at 3:30 in Paris, the retention periods applied (core/privacy/retention.py);
+  retention_now(): the same at once, asked for by an admin ("Lancer maintenant": a first run at
+  network scale takes minutes, longer than a web request may).
   Huey's crontab reads UTC here: the task wakes at half past every hour and works only when it is
   RETENTION_HOUR in Paris, summer and winter alike.
 """
@@ -35,4 +37,11 @@ def bind(huey, app) -> dict:
                 return None
             return run_retention().counts
 
-    return {"deliver": deliver, "sweep": sweep, "retention": retention}
+    @huey.task(name="privacy.retention_now")
+    def retention_now():
+        from ..privacy.retention import run_retention
+
+        with app.app_context():
+            return run_retention(manual=True).counts
+
+    return {"deliver": deliver, "sweep": sweep, "retention": retention, "retention_now": retention_now}

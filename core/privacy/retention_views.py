@@ -3,9 +3,11 @@ the last runs, and running it now.
 
 The rules are in core/privacy/settings.py (save_settings) and core/privacy/retention.py (preview,
 run_retention). The nightly run is a task of the queue (core/messaging/tasks.py) or
-`flask --app wsgi retention` from cron; "Lancer maintenant" runs it in the request, batch by batch
-(each batch commits), for an admin who has just changed a period.
+`flask --app wsgi retention` from cron; "Lancer maintenant" queues the same run at once (the task
+`retention_now`), for an admin who has just changed a period: a first run takes minutes.
 """
+import logging
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,9 +18,11 @@ from wtforms.validators import InputRequired, NumberRange, StopValidation
 from ..answers import attempt, status_of
 from ..authz import admin_required
 from ..forms import BaseForm, EmptyForm
+from ..messaging.queue import task
 from . import retention
 from .settings import RANGES, current_settings, save_settings
 
+log = logging.getLogger(__name__)
 bp = Blueprint("privacy_admin", __name__)
 
 
@@ -98,10 +102,13 @@ def _render(form):
 def retention_run():
     if not EmptyForm().validate_on_submit():
         return redirect(url_for("privacy_admin.retention_page"))
-    report = retention.run_retention(manual=True)
-    flash(_("Exécution terminée. Fiches anonymisées : %(residents)s. Contacts de réservation effacés : %(contacts)s. "
-            "Messages vidés : %(messages)s. Lignes de journal supprimées : %(logs)s.",
-            residents=report.counts.get("residents", 0), contacts=report.counts.get("booking_contacts", 0),
-            messages=report.counts.get("message_bodies", 0),
-            logs=report.counts.get("access_records", 0) + report.counts.get("staff_sessions", 0)), "success")
+    try:
+        task("retention_now")()
+    except Exception:  # the queue out of reach (Redis down): say so, the nightly run or the command remain
+        log.exception("The retention run could not be queued")
+        flash(_("La file de tâches ne répond pas : l'exécution n'est pas lancée. Réessayez plus tard, ou lancez "
+                "« flask --app wsgi retention » sur le serveur."), "error")
+        return redirect(url_for("privacy_admin.retention_page"))
+    flash(_("Exécution lancée : ses chiffres s'afficheront sous « Dernières exécutions » dans quelques minutes "
+            "(rechargez la page)."), "success")
     return redirect(url_for("privacy_admin.retention_page"))

@@ -15,6 +15,8 @@ from loans import operations
 from loans.models import Loan
 from tests.browser.conftest import ARTIFACTS
 from tests.conftest import PASSWORD, live_server
+from tests.core.test_retention import run_finished
+from tests.messaging_peers import run_worker, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -45,7 +47,7 @@ def test_an_admin_previews_corrects_and_runs_the_retention(app, db, make_site, m
     db.session.rollback()
 
     page.set_viewport_size({"width": 360, "height": 800})
-    with live_server(app) as base:
+    with live_server(app) as base, run_worker(app):
         page.goto(base + "/connexion")
         page.get_by_label("Adresse e-mail").fill(email)
         page.get_by_label("Mot de passe").fill(PASSWORD)
@@ -72,7 +74,12 @@ def test_an_admin_previews_corrects_and_runs_the_retention(app, db, make_site, m
         expect(page.get_by_text("Fiches d'habitants anonymisées : 3")).to_be_visible()
 
         page.get_by_role("button", name="Lancer maintenant").click()
-        expect(page.get_by_text("Fiches anonymisées : 3.")).to_be_visible()
+        expect(page.get_by_text("Exécution lancée")).to_be_visible()
+        wait_for(lambda: run_finished(db), what="the run on the queue")
+        db.session.rollback()
+        page.reload()
         expect(page.get_by_text("Fiches d'habitants anonymisées : 0")).to_be_visible()
         expect(page.get_by_role("cell", name="à la main")).to_be_visible()
         check_accessibility(page, "après l'exécution")
+
+
