@@ -51,6 +51,23 @@ class BaseForm(FlaskForm):
             return field
 
 
+class FrenchIntegerField(IntegerField):
+    """A whole number; anything else gets a French message."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not str(valuelist[0]).strip():
+            self.data = None
+            return
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(_l("Indiquez un nombre entier.")) from None
+
+    def pre_validate(self, form):
+        if self.process_errors:  # the one message: no range check of a value that is not a number
+            raise StopValidation()
+
+
 def _date_in_range(form, field):
     value = field.data.date() if isinstance(field.data, datetime) else field.data
     if isinstance(value, date) and not day_in_range(value):  # a TimeField is a DateTimeField too: its time passes

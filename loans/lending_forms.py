@@ -5,12 +5,12 @@ span rows (device available, limit per resident, due date after today…) stay i
 that the view, the CLI and the demo share them.
 """
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, DateField, EmailField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, EmailField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from core import forms as core_forms
-from core.forms import PHONE, BaseForm, resident_phone_digits, strip
+from core.forms import PHONE, BaseForm, FrenchIntegerField, resident_phone_digits, strip
 from core.input import parse_id
 
 from .lending import NewPerson
@@ -49,19 +49,6 @@ class FrenchDateField(DateField):
             self.data = None
             return
         super().process_formdata(valuelist)
-
-
-class FrenchIntegerField(IntegerField):
-    """A whole number; anything else gets a French message."""
-
-    def process_formdata(self, valuelist):
-        if not valuelist or not str(valuelist[0]).strip():
-            self.data = None
-            return
-        try:
-            super().process_formdata(valuelist)
-        except ValueError:
-            raise ValueError(_l("Indiquez un nombre entier.")) from None
 
 
 def _name_field(label):

@@ -12,12 +12,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from wtforms import IntegerField
-from wtforms.validators import InputRequired, NumberRange, StopValidation
+from wtforms.validators import InputRequired, NumberRange
 
 from ..answers import attempt, status_of
 from ..authz import admin_required
-from ..forms import BaseForm, EmptyForm
+from ..forms import BaseForm, EmptyForm, FrenchIntegerField
 from ..messaging.queue import task
 from . import retention
 from .settings import RANGES, current_settings, save_settings
@@ -31,23 +30,6 @@ def _setup(state):
     from ..templating import ADMINS, add_nav
 
     add_nav(state.app, "privacy_admin.retention_page", _l("Données personnelles"), roles=ADMINS, order=87)
-
-
-class FrenchIntegerField(IntegerField):
-    """A whole number; anything else gets a French message."""
-
-    def process_formdata(self, valuelist):
-        if not valuelist or not str(valuelist[0]).strip():
-            self.data = None
-            return
-        try:
-            super().process_formdata(valuelist)
-        except ValueError:
-            raise ValueError(_l("Indiquez un nombre entier.")) from None
-
-    def pre_validate(self, form):
-        if self.process_errors:  # the one message: no range check of a value that is not a number
-            raise StopValidation()
 
 
 def _months(label, name, missing):

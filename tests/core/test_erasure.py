@@ -186,18 +186,8 @@ def test_the_ledger_holds_only_pseudonymous_keys(march, db, app):
 # --- over HTTP ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def client_as(app, login):
-    def make(user):
-        client = app.test_client()
-        assert login(user, target=client).status_code == 302
-        return client
-
-    return make
-
-
-def test_a_manager_erases_a_resident_after_confirming(march, client_as, db):
-    manager = client_as(march.manager_a)
+def test_a_manager_erases_a_resident_after_confirming(march, client_for, db):
+    manager = client_for(march.manager_a)
     url = f"/habitants/{march.R2.id}/effacer"
     page = manager.get(f"/habitants/{march.R2.id}")
     assert url in page.get_data(as_text=True)
@@ -219,8 +209,8 @@ def test_a_manager_erases_a_resident_after_confirming(march, client_as, db):
     assert db.session.get(Resident, march.R2.id).anonymised_at is not None
 
 
-def test_erasing_someone_with_a_device_on_loan_is_refused_next_to_the_reason(march, client_as, db):
-    manager = client_as(march.manager_a)
+def test_erasing_someone_with_a_device_on_loan_is_refused_next_to_the_reason(march, client_for, db):
+    manager = client_for(march.manager_a)
     url = f"/habitants/{march.R1.id}/effacer"
     assert "encore 1 équipement en prêt" in page_text(manager.get(url))
     refused = manager.post(url, data={"reason": "Demande", "confirmed": "y"})
@@ -230,13 +220,13 @@ def test_erasing_someone_with_a_device_on_loan_is_refused_next_to_the_reason(mar
     assert db.session.get(Resident, march.R1.id).anonymised_at is None
 
 
-def test_reception_and_other_sites_cannot_erase(march, client_as, db):
+def test_reception_and_other_sites_cannot_erase(march, client_for, db):
     url = f"/habitants/{march.R2.id}/effacer"
-    reception = client_as(march.reception_a)
+    reception = client_for(march.reception_a)
     assert reception.get(url).status_code == 403
     assert reception.post(url, data={"reason": "x", "confirmed": "y"}).status_code == 403
     assert url not in reception.get(f"/habitants/{march.R2.id}").get_data(as_text=True)
-    other = client_as(march.manager_b)
+    other = client_for(march.manager_b)
     assert other.post(url, data={"reason": "x", "confirmed": "y"}).status_code in (403, 404)
     assert db.session.get(Resident, march.R2.id).anonymised_at is None
 
