@@ -16,7 +16,10 @@ import pytest
 import sqlalchemy as sa
 from flask import current_app, has_app_context
 from flask.testing import FlaskClient
+from flask_sqlalchemy import SQLAlchemy
+from jinja2 import BytecodeCache
 from sqlalchemy.engine import make_url
+from werkzeug.routing import Rule
 
 from core import create_app
 from core.extensions import db as _db
@@ -26,6 +29,71 @@ PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 REQUIRE_ALL = os.environ.get("CI_REQUIRE_ALL") == "1"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 PASSWORD = "mot-de-passe-solide"
+
+
+# --- one app per test, built quickly -----------------------------------------------------------
+# Each test gets a new app (create_app), as production builds one per process. Three things cost most of
+# that and are the same for every app of the run, so they are made once and reused (a test's behaviour
+# is unchanged; only repeated work is skipped):
+# - Werkzeug compiles a URL builder per rule (about 2 ms each, 100 rules): the compiled function depends
+#   only on the rule's parsed parts and defaults, and is bound to each new Rule afterwards;
+# - SQLAlchemy caches compiled SQL per engine: an engine per database URL and options is kept for the
+#   run (SQLite listeners set once, core/db.py), so statements are compiled once, not once per test;
+# - Jinja compiles each template per app: the bytecode is kept in memory for the run.
+
+
+def _memoise_url_builders():
+    compile_builder = Rule._compile_builder
+    builders = {}
+
+    def cached(self, append_unknown=True):
+        key = (self.rule, tuple(self._trace), repr(sorted((self.defaults or {}).items())), append_unknown)
+        if key not in builders:
+            builders[key] = compile_builder(self, append_unknown)
+        return builders[key]
+
+    Rule._compile_builder = cached
+
+
+def _share_engines():
+    import core.db
+
+    make_engine = SQLAlchemy._make_engine
+    engines = {}
+
+    def shared(self, bind_key, options, app):
+        key = repr(sorted(options.items(), key=lambda item: item[0]))
+        if key not in engines:
+            engines[key] = make_engine(self, bind_key, options, app)
+        return engines[key]
+
+    configure_engine = core.db.configure_engine
+    configured = set()
+
+    def configure_once(engine):
+        if id(engine) not in configured:
+            configured.add(id(engine))
+            configure_engine(engine)
+
+    SQLAlchemy._make_engine = shared
+    core.db.configure_engine = configure_once
+
+
+class MemoryBytecodeCache(BytecodeCache):
+    def __init__(self):
+        self.codes = {}
+
+    def load_bytecode(self, bucket):
+        if bucket.key in self.codes:
+            bucket.bytecode_from_string(self.codes[bucket.key])
+
+    def dump_bytecode(self, bucket):
+        self.codes[bucket.key] = bucket.bytecode_to_string()
+
+
+_memoise_url_builders()
+_share_engines()
+TEMPLATE_BYTECODE = MemoryBytecodeCache()
 
 
 # --- databases ---------------------------------------------------------------------------------
@@ -124,11 +192,11 @@ def app(database_url, app_config, tmp_path):
     # Erasures append to a ledger file (core/privacy/erasure.py): each test has its own.
     app = create_app(base_config(database_url, **{"ERASURE_LEDGER": str(tmp_path / "erasures.jsonl"), **app_config}))
     app.test_client_class = IsolatedClient
+    app.jinja_env.bytecode_cache = TEMPLATE_BYTECODE
     with app.app_context():
         yield app
         _db.session.remove()
         empty_all_tables()
-        _db.engine.dispose()
 
 
 @pytest.fixture
