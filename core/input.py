@@ -44,6 +44,14 @@ def parse_int(text, minimum=-MAX_INT, maximum=MAX_INT) -> int:
     return number
 
 
+def page_number(raw) -> int:
+    """The page a list's query string asks for: 1 when missing or not a plain number, at most 100,000."""
+    try:
+        return min(parse_int(raw or "1", 1), 100_000)
+    except ValueError:
+        return 1
+
+
 def parse_id(text) -> int | None:
     """A database id read from text (a scanned code, a hidden field): None when it cannot be one."""
     try:

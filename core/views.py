@@ -304,7 +304,7 @@ def _register_access_nav(state):
 @admin_required
 def access_trail():
     """Who opened which resident's record or export, and the staff logins: newest first, a page at a time."""
-    from .input import parse_int
+    from .input import page_number
     from .privacy import trail
     from .privacy.forms import AccessFilterForm
 
@@ -312,10 +312,6 @@ def access_trail():
     form = AccessFilterForm(request.args, users=users)
     if request.args and not form.validate():
         return render_template("admin/access_trail.html", form=form, page=None, filters=None), 400
-    try:
-        number = parse_int(request.args.get("page") or "1", 1, 100_000)
-    except ValueError:
-        number = 1
-    filters = form.filters(number)
+    filters = form.filters(page_number(request.args.get("page")))
     return render_template("admin/access_trail.html", form=form, page=trail.trail_page(filters), filters=filters,
                            resident_label=trail.resident_label)

@@ -14,7 +14,7 @@ from ..answers import attempt, error_of, status_of
 from ..authz import get_in_site_or_404, get_site_or_404, refuse, staff_required
 from ..extensions import db, limiter
 from ..forms import EmptyForm
-from ..input import parse_int
+from ..input import page_number
 from ..models import Role, Site
 from . import staff
 from .forms import MessageFilterForm, MessageSettingsForm
@@ -35,13 +35,6 @@ def _setup(state):
     register_demo_loader(app, load_demo)
 
 
-def _page_number(raw) -> int:
-    try:
-        return parse_int(raw or "1", 1, 10_000)
-    except ValueError:
-        return 1
-
-
 # --- the "Messages" page --------------------------------------------------------------------------
 
 
@@ -52,7 +45,7 @@ def index():
     form = MessageFilterForm(request.args, sites=sites)
     if request.args and not form.validate():
         return render_template("messages/staff/index.html", form=form, page=None, filters=None, sites=sites, resends={}), 400
-    filters = form.filters(_page_number(request.args.get("page")))
+    filters = form.filters(page_number(request.args.get("page")))
     page = staff.message_page(current_user, filters)
     return render_template("messages/staff/index.html", form=form, page=page, filters=filters, sites=sites,
                            resends=staff.resend_counts(page.items))

@@ -20,7 +20,7 @@ from core.answers import attempt, error_of, status_of
 from core.authz import check_site, refuse, staff_required
 from core.clock import today
 from core.extensions import db
-from core.input import parse_id
+from core.input import page_number, parse_id
 from core.messaging import consent
 from core.messaging.staff import messages_about
 from core.models import Site
@@ -180,13 +180,6 @@ def _render_lend(device, form, *, status=200, error=None, page=1, duplicates=(),
     ), status
 
 
-def _page_number(raw) -> int:
-    try:
-        return max(1, min(int(raw), 10_000))
-    except (TypeError, ValueError):
-        return 1
-
-
 @bp.route("/equipements/<tag>/preter", methods=["GET", "POST"])
 @staff_required()
 def lend(tag):
@@ -201,11 +194,11 @@ def lend(tag):
         form.form_key.data = uuid.uuid4().hex
         form.q.data = (request.args.get("q") or "").strip()[:100]
         status = 200 if device.is_available else 409
-        return _render_lend(device, form, status=status, page=_page_number(request.args.get("page")))
+        return _render_lend(device, form, status=status, page=page_number(request.args.get("page")))
     if "find" in request.form or "find_page" in request.form:
         # Search without JavaScript: the same page again with the matching residents, nothing else touched.
         return _render_lend(device, form, status=200 if device.is_available else 409,
-                            page=_page_number(request.form.get("find_page")), searched=True)
+                            page=page_number(request.form.get("find_page")), searched=True)
     if not form.validate():
         return _render_lend(device, form, status=400 if device.is_available else 409)
 

@@ -16,6 +16,7 @@ from core import residents
 from core.answers import attempt, error_of, status_of
 from core.authz import refuse, staff_required
 from core.extensions import db
+from core.input import page_number
 from core.messaging import consent
 from core.messaging.staff import messages_about
 from core.models import Role
@@ -42,13 +43,6 @@ BOOKINGS_SHOWN = 20
 @bp.record_once
 def _register_nav(state):
     add_nav(state.app, "loans.residents_list", _l("Habitants"), order=25)
-
-
-def page_number(raw) -> int:
-    try:
-        return max(1, min(int(raw), 100_000))
-    except (TypeError, ValueError):
-        return 1
 
 
 def get_resident_or_404(resident_id: int) -> Resident:
