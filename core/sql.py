@@ -26,6 +26,10 @@ def paris_date(stored: str | None) -> str | None:
     """SQLite function: '2026-03-29 00:30:00.000000' (naive UTC, as UTCDateTime stores it) → '2026-03-29'."""
     if stored is None:
         return None
+    if len(stored) >= 13 and stored[10] in " T" and stored[11:13] < "22":
+        # Paris is UTC+1 or UTC+2: before 22:00 UTC the local date is the UTC date (no parsing: the
+        # reports call this for every device event and device of the network).
+        return stored[:10]
     at = datetime.fromisoformat(stored).replace(tzinfo=UTC)
     return at.astimezone(PARIS).date().isoformat()
 

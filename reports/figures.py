@@ -132,16 +132,13 @@ class Gathered:
 
 
 # What the network view and the funder report show of each site: their statements compute only these.
-SUMMARY_LOANS = ("started", "borrowers", "days")
 SUMMARY_BOOKINGS = ("booked_minutes", "present", "absent", "excused")
-SUMMARY_PEOPLE = ("reached",)
+SUMMARY_PEOPLE = ("reached", "borrowers")
 
 
-def gather(site_ids, windows: list[Window], *, kinds=True, summary=False) -> Gathered:
-    """The aggregates shared by the dashboard, the network view and the funder report (9 to 10 statements).
-
-    summary: only the measures of the network view and the funder report (lighter statements)."""
-    loans = queries.loan_activity(site_ids, windows, SUMMARY_LOANS if summary else queries.LOAN_MEASURES)
+def gather(site_ids, windows: list[Window], *, kinds=True) -> Gathered:
+    """The aggregates of the site dashboard (9 to 10 statements)."""
+    loans = queries.loan_activity(site_ids, windows)
     kind_rows = queries.kind_usage(site_ids, windows) if kinds else {}
     usage = {}
     for site_id, per_kind in kind_rows.items():
@@ -149,19 +146,65 @@ def gather(site_ids, windows: list[Window], *, kinds=True, summary=False) -> Gat
             {"available": sum(k[i]["available"] for k in per_kind.values()), "loan_days": sum(k[i]["loan_days"] for k in per_kind.values())}
             for i in range(len(windows))
         ]
-    plans = [capacitylib.RoomPlan.of(room) for room in queries.rooms_of(site_ids)]
-    closures, workshop_times = queries.closures_of(site_ids, windows), queries.workshop_times(site_ids, windows)
-    offered = capacitylib.offered(plans, closures, workshop_times, [(i, w.first, w.end) for i, w in enumerate(windows)])
+    plans, closures, workshop_times, offered = _capacity(site_ids, windows)
     return Gathered(
         windows=windows,
         loans=loans,
         usage=usage,
         kinds=kind_rows,
-        bookings=queries.booking_activity(site_ids, windows, SUMMARY_BOOKINGS if summary else queries.BOOKING_MEASURES),
+        bookings=queries.booking_activity(site_ids, windows),
         workshops=queries.workshop_activity(site_ids, windows),
         offered=offered,
-        people=queries.people_reached(site_ids, windows, SUMMARY_PEOPLE if summary else queries.PEOPLE_MEASURES),
+        people=queries.people_reached(site_ids, windows),
         new=queries.new_residents(site_ids, windows),
+        plans=plans,
+        closures=closures,
+        workshop_times=workshop_times,
+    )
+
+
+def _capacity(site_ids, windows):
+    plans = [capacitylib.RoomPlan.of(room) for room in queries.rooms_of(site_ids)]
+    closures, workshop_times = queries.closures_of(site_ids, windows), queries.workshop_times(site_ids, windows)
+    offered = capacitylib.offered(plans, closures, workshop_times, [(i, w.first, w.end) for i, w in enumerate(windows)])
+    return plans, closures, workshop_times, offered
+
+
+def gather_summary(site_ids, windows: list[Window], *, use=True) -> Gathered:
+    """Only what the network view and the funder report show, in fewer and lighter statements than
+    gather(): one pass over the loans for the loans started, the days on loan by lending site and by
+    home site (queries.loans_and_use), the days the devices could be lent without a row per device
+    (queries.available_days), the borrowers counted with the people reached (one statement, which
+    also counts each person once for the whole network). The same numbers as gather()'s
+    (tests/reports/test_summary.py compares them).
+
+    use=False: no device use rate (the funder report)."""
+    lent, owned = queries.loans_and_use(site_ids, windows, use=use)
+    people = queries.people_reached(site_ids, windows, SUMMARY_PEOPLE)
+    for site_id, per_window in people.items():
+        if site_id is not None:
+            for values, counted in zip(lent.setdefault(site_id, _zeros(("started", "days"), len(windows))), per_window, strict=True):
+                values["borrowers"] = counted["borrowers"]
+    usage = {}
+    if use:
+        available = queries.available_days(site_ids, windows)
+        for site_id in set(available) | set(owned):
+            days = owned.get(site_id) or _zeros(("loan_days",), len(windows))
+            usage[site_id] = [
+                {"available": (available.get(site_id) or [0] * len(windows))[i], "loan_days": days[i]["loan_days"]}
+                for i in range(len(windows))
+            ]
+    plans, closures, workshop_times, offered = _capacity(site_ids, windows)
+    return Gathered(
+        windows=windows,
+        loans=lent,
+        usage=usage,
+        kinds={},
+        bookings=queries.booking_activity(site_ids, windows, SUMMARY_BOOKINGS),
+        workshops=queries.workshop_activity(site_ids, windows),
+        offered=offered,
+        people=people,
+        new={},
         plans=plans,
         closures=closures,
         workshop_times=workshop_times,
@@ -313,8 +356,7 @@ def network(sites, period: Period, today: date, all_sites: bool) -> Network:
     comparison = period.previous(today)
     windows = [period.window(today), comparison.window(today)]
     site_ids = None if all_sites else [s.id for s in sites]
-    data = gather(site_ids, windows, summary=True)
-    borrowers = queries.distinct_borrowers(site_ids, windows)
+    data = gather_summary(site_ids, windows)
     totals_people = data.people.get(None) or _zeros(queries.PEOPLE_MEASURES, 2)
 
     rows = []
@@ -332,7 +374,7 @@ def network(sites, period: Period, today: date, all_sites: bool) -> Network:
             offered_total[i].add(offered.seat_minutes, offered.open_minutes)
         rows.append(NetworkRow(site, values[0], values[1]))
     for i in range(2):  # sums of the sites, except people: each counts once in the network
-        sums[i]["borrowers"] = borrowers[i]
+        sums[i]["borrowers"] = totals_people[i]["borrowers"]
     total_values = [
         _network_values(sums[i], sums[i], sums[i], offered_total[i], sums[i], totals_people[i]) for i in range(2)
     ]
@@ -351,7 +393,7 @@ def funder(sites, year: int, today: date, all_sites: bool) -> FunderReport:
     if not windows:
         return FunderReport(year, quarters, table, totals, False)
     site_ids = None if all_sites else [s.id for s in sites]
-    data = gather(site_ids, windows, kinds=False, summary=True)
+    data = gather_summary(site_ids, windows, use=False)
     totals_people = data.people.get(None) or _zeros(queries.PEOPLE_MEASURES, len(windows))
     quarter_names = [_quarter_name(q, w) for q, w in quarters]
     sums = [defaultdict(int) for _ in windows]

@@ -119,16 +119,6 @@ def loan_activity(site_ids, windows, measures=LOAN_MEASURES) -> dict:
     return _by_site(db.session.execute(query), measures, windows)
 
 
-def distinct_borrowers(site_ids, windows) -> list[int]:
-    """Borrowers of all the sites together, per window (one person who borrowed at two sites counts once)."""
-    first, end = _span(windows)
-    query = select(*[
-        func.count(distinct(case((and_(Loan.started_on >= _day(w.first), Loan.started_on < _day(w.end)), Loan.resident_id))))
-        for w in windows
-    ]).where(Loan.started_on >= _day(first), Loan.started_on < _day(end))
-    return [int(n or 0) for n in db.session.execute(_only(query, Loan.site_id, site_ids)).one()]
-
-
 def overdue_now(site_ids, today) -> dict:
     """Open loans past their due date, by lending site: {site_id: n}."""
     query = _only(
@@ -242,6 +232,69 @@ def kind_usage(site_ids, windows) -> dict:
         result.setdefault(m["home_site_id"], {})[m["kind_id"]] = [
             {name: int(m[f"{name}_{i}"] or 0) for name in KIND_MEASURES} for i in range(len(windows))
         ]
+    return result
+
+
+def loans_and_use(site_ids, windows, *, use=True):
+    """The network view's and the funder report's loan figures in ONE pass over the loans:
+    loans started and days on loan by the site that lent, and (use=True) the days on loan by the
+    site that owns the device now — the same numbers as loan_activity() and device_usage().
+
+    Returns ({site_id: [{started, days}]}, {home_site_id: [{loan_days}]})."""
+    first, end = _span(windows)
+    columns = []
+    for i, w in enumerate(windows):
+        columns += [
+            _count_if(and_(Loan.started_on >= _day(w.first), Loan.started_on < _day(w.end))).label(f"started_{i}"),
+            func.sum(_days_inside(Loan.started_on, func.coalesce(Loan.closed_on, _day(w.end)), w)).label(f"days_{i}"),
+        ]
+    window_rows = and_(Loan.started_on < _day(end), or_(Loan.closed_on.is_(None), Loan.closed_on >= _day(first)))
+    if not use:
+        query = _only(select(Loan.site_id, *columns).where(window_rows), Loan.site_id, site_ids).group_by(Loan.site_id)
+        return _by_site(db.session.execute(query), ("started", "days"), windows), {}
+    query = select(Loan.site_id, Device.home_site_id, *columns).join(Device, Device.id == Loan.device_id).where(window_rows)
+    if site_ids is not None:
+        query = query.where(or_(Loan.site_id.in_(site_ids), Device.home_site_id.in_(site_ids)))
+    lent, owned = {}, {}
+    for row in db.session.execute(query.group_by(Loan.site_id, Device.home_site_id)):
+        m = row._mapping
+        for i in range(len(windows)):
+            started, days = int(m[f"started_{i}"] or 0), int(m[f"days_{i}"] or 0)
+            if site_ids is None or m["site_id"] in site_ids:
+                target = lent.setdefault(m["site_id"], [{"started": 0, "days": 0} for _ in windows])[i]
+                target["started"] += started
+                target["days"] += days
+            if site_ids is None or m["home_site_id"] in site_ids:
+                owned.setdefault(m["home_site_id"], [{"loan_days": 0} for _ in windows])[i]["loan_days"] += days
+    return lent, owned
+
+
+def available_days(site_ids, windows) -> dict:
+    """Days the devices of each site (home site) could be lent, per window: {site_id: [n per window]} —
+    the sum over the site's devices of device_usage()'s `available`, without a row per device."""
+    changes = _service_intervals(site_ids)
+    created_on = local_date(Device.created_at)
+    created = select(
+        Device.home_site_id.label("site_id"), literal(1).label("sign"),
+        *[func.sum(_days_inside(created_on, _day(w.end), w)).label(f"n_{i}") for i, w in enumerate(windows)],
+    ).group_by(Device.home_site_id)
+    out = (
+        select(
+            Device.home_site_id.label("site_id"), literal(-1).label("sign"),
+            *[func.sum(_days_inside(changes.c.from_on, func.coalesce(changes.c.to_on, _day(w.end)), w)).label(f"n_{i}")
+              for i, w in enumerate(windows)],
+        )
+        .join(changes, changes.c.device_id == Device.id)
+        .where(changes.c.to_status.in_(OUT_OF_SERVICE))
+        .group_by(Device.home_site_id)
+    )
+    created, out = _only(created, Device.home_site_id, site_ids), _only(out, Device.home_site_id, site_ids)
+    result = {}
+    for row in db.session.execute(union_all(created, out)):
+        m = row._mapping
+        values = result.setdefault(m["site_id"], [0] * len(windows))
+        for i in range(len(windows)):
+            values[i] += m["sign"] * int(m[f"n_{i}"] or 0)
     return result
 
 
