@@ -118,17 +118,17 @@ def resident_search():
 def residents_list():
     text = (request.args.get("q") or "").strip()[:100]
     page = page_number(request.args.get("page"))
-    query = residents.search_query(current_user, text)  # None: too short to search
-    found = query is not None and db.paginate(query.options(selectinload(Resident.sites)), page=page,
-                                              per_page=LIST_PAGE, max_per_page=LIST_PAGE, error_out=False)
+    # One row more than the page says whether more follow (no count of every match). None: too short.
+    query = residents.search_query(current_user, text, LIST_PAGE + 1, (page - 1) * LIST_PAGE)
+    found = [] if query is None else list(db.session.scalars(query.options(selectinload(Resident.sites))))
     return render_template(
         "loans/residents/list.html",
-        residents=found.items if found else [],
+        residents=found[:LIST_PAGE],
         q=text,
         too_short=query is None,
         page=page,
-        has_more=bool(found and found.has_next),
-    ), 200 if found else 400
+        has_more=len(found) > LIST_PAGE,
+    ), 400 if query is None else 200
 
 
 # --- one resident -------------------------------------------------------------------------------
