@@ -32,7 +32,8 @@ resident_sites = Table(
 # person's name ("Marie-Claire Dupont": ma, mar, mari, cl, cla, clai, du, dup, dupo), with a copy of the
 # name order and of all the words. The search asks for one prefix by equality and reads the rows in
 # name order through ix_resident_name_keys_search, stopping after the page: a B-tree on both
-# databases, whatever the number of people whose name begins so. An erased person has none.
+# databases, whatever the number of people whose name begins so. The words end the index, so that the
+# other words typed are checked in it too. An erased person has none.
 resident_name_keys = Table(
     "resident_name_keys",
     db.metadata,
@@ -42,7 +43,7 @@ resident_name_keys = Table(
     Column("first_name_key", String(80), nullable=False),
     # " marie claire dupont": the words, each after a space, for the words typed beyond the prefix.
     Column("words", String(255), nullable=False),
-    Index("ix_resident_name_keys_search", "key", "last_name_key", "first_name_key", "resident_id"),
+    Index("ix_resident_name_keys_search", "key", "last_name_key", "first_name_key", "resident_id", "words"),
 )
 KEY_LENGTHS = (2, 3, 4)
 

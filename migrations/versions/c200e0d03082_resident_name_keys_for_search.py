@@ -86,7 +86,7 @@ def upgrade():
         last = rows[-1].id
     # The index after the rows: built once rather than kept up row by row.
     with op.batch_alter_table('resident_name_keys', schema=None) as batch_op:
-        batch_op.create_index('ix_resident_name_keys_search', ['key', 'last_name_key', 'first_name_key', 'resident_id'], unique=False)
+        batch_op.create_index('ix_resident_name_keys_search', ['key', 'last_name_key', 'first_name_key', 'resident_id', 'words'], unique=False)
 
     with op.batch_alter_table('residents', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_residents_last_key'))
