@@ -86,10 +86,11 @@ def _device_being_lent(tag: str | None) -> Device | None:
 
 def _as_json(resident, loan_lines) -> dict:
     """One person in the search-as-you-type results: what the chooser shows under the name."""
-    meta = resident.phone_display or _("pas de téléphone")
+    phone = resident.phone_display
+    meta = phone or _("pas de téléphone")
     if resident.membership_number:
         meta += " · " + _("adhérent n° %(n)s", n=resident.membership_number)
-    return {"id": resident.id, "name": resident.full_name, "phone": resident.phone_display,
+    return {"id": resident.id, "name": resident.full_name, "phone": phone,
             "membership_number": resident.membership_number, "meta": meta, "loans": loan_lines}
 
 
