@@ -28,13 +28,13 @@ from datetime import datetime
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import case, func, insert, literal, or_, select, union, update
+from sqlalchemy import case, delete, func, insert, literal, or_, select, union, update
 
 from core.clock import now
 from core.errors import DomainError
 from core.events import announce, resident_erased
 from core.extensions import db
-from core.residents import Resident, can_view
+from core.residents import Resident, can_view, resident_name_keys
 
 from .models import AccessAction, AccessRecord, ErasureCause, ErasureRecord
 
@@ -147,6 +147,8 @@ def anonymise_residents(resident_ids, *, cause: ErasureCause, actor_id=None, rea
                 membership_number="", notes="", anonymised_at=at)
         .execution_options(synchronize_session=False)
     )
+    # The search keys are made of the name: none is left (core/residents.py resident_name_keys).
+    db.session.execute(delete(resident_name_keys).where(resident_name_keys.c.resident_id.in_(ids)))
     _pseudonymise_consents(pseudonyms)
     if record:
         _record(at, cause, actor_id, reason, [{"resident_id": resident_id} for resident_id in ids])

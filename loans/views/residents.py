@@ -80,10 +80,11 @@ def _device_being_lent(tag: str | None) -> Device | None:
 
 def _as_json(resident, loan_lines) -> dict:
     """One person in the search-as-you-type results: what the chooser shows under the name."""
-    meta = resident.phone_display or _("pas de téléphone")
+    phone = resident.phone_display
+    meta = phone or _("pas de téléphone")
     if resident.membership_number:
         meta += " · " + _("adhérent n° %(n)s", n=resident.membership_number)
-    return {"id": resident.id, "name": resident.full_name, "phone": resident.phone_display,
+    return {"id": resident.id, "name": resident.full_name, "phone": phone,
             "membership_number": resident.membership_number, "meta": meta, "loans": loan_lines}
 
 
@@ -112,17 +113,17 @@ def resident_search():
 def residents_list():
     text = (request.args.get("q") or "").strip()[:100]
     page = page_number(request.args.get("page"))
-    query = residents.search_query(current_user, text)  # None: too short to search
-    found = query is not None and db.paginate(query.options(selectinload(Resident.sites)), page=page,
-                                              per_page=LIST_PAGE, max_per_page=LIST_PAGE, error_out=False)
+    # One row more than the page says whether more follow (no count of every match). None: too short.
+    query = residents.search_query(current_user, text, LIST_PAGE + 1, (page - 1) * LIST_PAGE)
+    found = [] if query is None else list(db.session.scalars(query.options(selectinload(Resident.sites))))
     return render_template(
         "loans/residents/list.html",
-        residents=found.items if found else [],
+        residents=found[:LIST_PAGE],
         q=text,
         too_short=query is None,
         page=page,
-        has_more=bool(found and found.has_next),
-    ), 200 if found else 400
+        has_more=len(found) > LIST_PAGE,
+    ), 400 if query is None else 200
 
 
 # --- one resident -------------------------------------------------------------------------------
