@@ -21,7 +21,7 @@ from sqlalchemy import func, insert, select, update
 
 from core.clock import PARIS, local_now, now
 from core.extensions import db
-from core.residents import Resident, resident_sites
+from core.residents import Resident, index_names, resident_sites
 from loans.bench import ensure_sites
 from loans.models import Device, DeviceAction, DeviceEvent, DeviceStatus, Loan, LoanOutcome
 from reservations.ledger import REFERENCE_ALPHABET
@@ -92,6 +92,7 @@ def add_residents(site_ids, total, rng) -> dict:
         for chunk in _chunks(rows):
             ids = db.session.scalars(insert(Resident).returning(Resident.id, sort_by_parameter_order=True), chunk).all()
             db.session.execute(insert(resident_sites), [dict(resident_id=i, site_id=site_id) for i in ids])
+            index_names(ids)  # their search keys (core/residents.py), as create_resident writes them
     people = {}
     for site_id, resident_id in db.session.execute(
         select(resident_sites.c.site_id, resident_sites.c.resident_id).where(resident_sites.c.site_id.in_(site_ids))
