@@ -182,15 +182,23 @@ def find_device(tag: str) -> Device | None:
     )
 
 
-def device_history(device: Device) -> list[DeviceEvent]:
-    """The whole history, newest first, with who did it and where (one statement)."""
-    return db.session.scalars(
-        select(DeviceEvent)
+def device_history(device: Device) -> list:
+    """The whole history, newest first, with who did it and where (one statement). Rows, not ORM
+    objects: a long history is only shown, and building an object per event (with its actor and sites
+    looked up in the session each time) cost more than the statement itself."""
+    actor, site, to_site = aliased(User, name="actor"), aliased(Site, name="site"), aliased(Site, name="to_site")
+    return db.session.execute(
+        select(
+            DeviceEvent.at, DeviceEvent.action, DeviceEvent.from_status, DeviceEvent.to_status, DeviceEvent.note,
+            actor.name.label("actor_name"), site.name.label("site_name"), to_site.name.label("to_site_name"),
+        )
+        .select_from(DeviceEvent)
+        .outerjoin(actor, actor.id == DeviceEvent.actor_id)
+        .join(site, site.id == DeviceEvent.site_id)
+        .outerjoin(to_site, to_site.id == DeviceEvent.to_site_id)
         .where(DeviceEvent.device_id == device.id)
-        .options(joinedload(DeviceEvent.actor), joinedload(DeviceEvent.site), joinedload(DeviceEvent.to_site))
         .order_by(DeviceEvent.at.desc(), DeviceEvent.id.desc())
     ).all()
-
 
 
 # --- the reception desk ------------------------------------------------------------------------
