@@ -81,9 +81,7 @@ class Resident(db.Model):
 
     @property
     def full_name(self):
-        if self.anonymised_at is not None:
-            return _("Personne effacée")
-        return f"{self.first_name} {self.last_name}"
+        return display_name(self.first_name, self.last_name, self.anonymised_at)
 
     @property
     def phone_display(self):
@@ -98,6 +96,13 @@ class Resident(db.Model):
         self.last_name = " ".join(last_name.split())
         self.first_name_key = fold(self.first_name)
         self.last_name_key = fold(self.last_name)
+
+
+def display_name(first_name: str, last_name: str, anonymised_at) -> str:
+    """A resident's name as pages show it (Resident.full_name), also for lists read as rows."""
+    if anonymised_at is not None:
+        return _("Personne effacée")
+    return f"{first_name} {last_name}"
 
 
 def visible_to(user, query):

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from babel import dates as babel_dates
+from flask import url_for
 from flask_babel import format_date, format_datetime, format_time, get_locale, get_timezone
 from flask_login import current_user
 
@@ -118,6 +119,28 @@ def _field(char, num, locale):
     return None
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9]+")
+_SAMPLE = 1234567
+
+
+def url_maker(endpoint: str, key: str):
+    """url_for(endpoint, key=value) for the many values of one parameter in a list: the address is built
+    once with a sample value, then each plain value (letters and digits: ids, device codes) is put in
+    its place; any other value goes through url_for."""
+    built = url_for(endpoint, **{key: _SAMPLE})
+    before, sample, after = built.partition(str(_SAMPLE))
+    if not sample or str(_SAMPLE) in after:
+        return lambda value: url_for(endpoint, **{key: value})
+
+    def make(value):
+        text = str(value)
+        if _PLAIN.fullmatch(text):
+            return before + text + after
+        return url_for(endpoint, **{key: value})
+
+    return make
+
+
 def _time_fr(value) -> str:
     if not value:
         return ""
@@ -140,6 +163,7 @@ def register(app):
     from .hours import desk_week
 
     app.jinja_env.globals["desk_week"] = desk_week
+    app.jinja_env.globals["url_maker"] = url_maker
 
     from flask_babel import lazy_gettext as _l
 

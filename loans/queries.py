@@ -5,14 +5,17 @@ and kinds are joined or eager-loaded, never fetched row by row. The filters are 
 indexes of Device: (home_site_id, status), (current_site_id, status), (kind_id, status), tag, serial.
 """
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import case, func, or_, select, true
 from sqlalchemy.orm import aliased, joinedload
 
+from core.contacts import format_phone
 from core.extensions import db
 from core.input import parse_id
 from core.models import Site, User
+from core.residents import Resident, display_name
 
 from .models import Device, DeviceEvent, DeviceKind, DeviceStatus, Loan
 
@@ -166,7 +169,7 @@ def inventory_rows(user: User, filters: InventoryFilters):
 
 
 def visible_sites(user: User) -> list[Site]:
-    return db.session.scalars(user.visible_sites_query()).all()
+    return user.visible_sites()
 
 
 def all_kinds() -> list[DeviceKind]:
@@ -206,6 +209,28 @@ def device_history(device: Device) -> list:
 DESK_SHOWN = 100  # loans listed at most; the count says how many there are
 
 
+@dataclass(slots=True)
+class DeskLoan:
+    """One line of the desk's lists: an open loan, who has it, which device, where."""
+    due_on: date
+    resident_id: int
+    first_name: str
+    last_name: str
+    anonymised_at: datetime | None
+    phone: str
+    tag: str
+    kind_name: str
+    site_name: str
+
+    @property
+    def resident_name(self) -> str:
+        return display_name(self.first_name, self.last_name, self.anonymised_at)
+
+    @property
+    def phone_display(self) -> str:
+        return format_phone(self.phone)
+
+
 @dataclass
 class DeskOverview:
     overdue: list  # open loans, soonest due first (DESK_SHOWN at most)
@@ -224,16 +249,22 @@ def desk_overview(user: User, day) -> DeskOverview:
         return true() if user.is_admin else column.in_(sorted(user.site_ids) or [-1])
 
     def open_loans(condition):
-        return db.session.scalars(
-            select(Loan)
+        # Rows with only what the desk shows (not Loan objects with their device, kind, resident and site):
+        # up to DESK_SHOWN lines twice, read at every visit of the desk.
+        return [DeskLoan(*row) for row in db.session.execute(
+            select(Loan.due_on, Resident.id, Resident.first_name, Resident.last_name, Resident.anonymised_at,
+                   Resident.phone, Device.tag, DeviceKind.name, Site.name)
+            .select_from(Loan)
+            # Inner joins (every loan has a device, a resident and a site): a LEFT JOIN of devices with
+            # their kind made SQLite materialise every device and scan them for each loan.
+            .join(Device, Device.id == Loan.device_id)
+            .join(DeviceKind, DeviceKind.id == Device.kind_id)
+            .join(Resident, Resident.id == Loan.resident_id)
+            .join(Site, Site.id == Loan.site_id)
             .where(Loan.is_open, condition, of_my_sites(Loan.site_id))
             .order_by(Loan.due_on, Loan.id)
             .limit(DESK_SHOWN)
-            # Inner joins (every loan has a device, a resident and a site): a LEFT JOIN of devices with
-            # their kind made SQLite materialise every device and scan them for each loan.
-            .options(joinedload(Loan.device, innerjoin=True), joinedload(Loan.resident, innerjoin=True),
-                     joinedload(Loan.site, innerjoin=True))
-        ).all()
+        )]
 
     overdue = open_loans(Loan.due_on < day)
     due_today = open_loans(Loan.due_on == day)

@@ -61,7 +61,7 @@ def device_url(device: Device) -> str:
 
 def my_sites() -> list[Site]:
     """The sites where the current person works (admins: every site), in name order."""
-    return list(db.session.scalars(current_user.visible_sites_query()))
+    return current_user.visible_sites()
 
 
 # --- the loan panel of the device page ----------------------------------------------------------
