@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from flask import current_app, g
 from flask_login import login_user, logout_user
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from .clock import now
@@ -85,15 +85,19 @@ def end_everywhere(user: User) -> None:
     log.info("sessions ended user_id=%s", user.id)
 
 
+# Built once (every request runs it): the row, its user and the user's sites (a row per site; every
+# staff page checks them, User.site_ids), in one statement.
+_LOAD = (
+    select(StaffSession, User).join(User, User.id == StaffSession.user_id)
+    .where(StaffSession.key_hash == bindparam("key_hash")).options(joinedload(User.sites))
+)
+
+
 def load(key) -> User | None:
     """Flask-Login's user loader: the user of a live session, or None."""
     if not isinstance(key, str) or not 20 <= len(key) <= 100:
         return None  # e.g. a cookie from before server-side sessions ("id:version")
-    # With the person's sites (a row per site): every staff page checks them (User.site_ids).
-    found = db.session.execute(
-        select(StaffSession, User).join(User, User.id == StaffSession.user_id).where(StaffSession.key_hash == _hash(key))
-        .options(joinedload(User.sites))
-    ).unique().first()
+    found = db.session.execute(_LOAD, {"key_hash": _hash(key)}).unique().first()
     if found is None:
         return None
     row, user = found
