@@ -33,6 +33,11 @@ def french_date(value, pattern: str = "EEEE d MMMM y") -> str:
     return format_with(value, pattern)
 
 
+def datetime_fr(value) -> str:
+    """The `datetime_fr` filter: "lundi 3 mars 2026 à 14:05"."""
+    return french_date(value, "EEEE d MMMM y 'à' HH:mm")
+
+
 def format_with(value, pattern: str) -> str:
     """flask_babel's format_datetime (a datetime: shown in the request's time zone) or format_date (a date),
     with a Babel pattern. The request's locale and time zone are read once, and the usual patterns
@@ -151,7 +156,7 @@ def register(app):
     app.jinja_env.filters["phone"] = phone_display
     app.jinja_env.filters["tel"] = phone_href
     app.jinja_env.filters["date_fr"] = lambda value: french_date(value, "EEEE d MMMM y")
-    app.jinja_env.filters["datetime_fr"] = lambda value: french_date(value, "EEEE d MMMM y 'à' HH:mm")
+    app.jinja_env.filters["datetime_fr"] = datetime_fr
     app.jinja_env.filters["time_fr"] = _time_fr
     app.jinja_env.filters["short_date"] = lambda value: format_with(value, "dd/MM/y") if value else ""
     # Flask-Babel's gettext in templates resolves the context, domain and locale for every string.

@@ -16,6 +16,7 @@ from core.extensions import db
 from core.input import parse_id
 from core.models import Site, User
 from core.residents import Resident, display_name
+from core.templating import datetime_fr
 
 from .models import Device, DeviceEvent, DeviceKind, DeviceStatus, Loan
 
@@ -185,15 +186,28 @@ def find_device(tag: str) -> Device | None:
     )
 
 
-def device_history(device: Device) -> list:
-    """The whole history, newest first, with who did it and where (one statement). Rows, not ORM
-    objects: a long history is only shown, and building an object per event (with its actor and sites
-    looked up in the session each time) cost more than the statement itself."""
+@dataclass(slots=True)
+class HistoryLine:
+    """One row of a device's history as the page shows it."""
+    at: str
+    action: str
+    to_site: str | None
+    actor: str | None
+    site: str
+    state: str | None
+    note: str
+
+
+def device_history(device: Device) -> list[HistoryLine]:
+    """The whole history, newest first, with who did it and where (one statement), written for the page.
+    Rows, not ORM objects, and the words written here once per row (each status label once per page):
+    a long history is only shown, and building an object per event, then formatting it cell by cell in
+    the template, cost many times the statement itself."""
     actor, site, to_site = aliased(User, name="actor"), aliased(Site, name="site"), aliased(Site, name="to_site")
-    return db.session.execute(
+    rows = db.session.execute(
         select(
             DeviceEvent.at, DeviceEvent.action, DeviceEvent.from_status, DeviceEvent.to_status, DeviceEvent.note,
-            actor.name.label("actor_name"), site.name.label("site_name"), to_site.name.label("to_site_name"),
+            actor.name, site.name, to_site.name,
         )
         .select_from(DeviceEvent)
         .outerjoin(actor, actor.id == DeviceEvent.actor_id)
@@ -202,6 +216,22 @@ def device_history(device: Device) -> list:
         .where(DeviceEvent.device_id == device.id)
         .order_by(DeviceEvent.at.desc(), DeviceEvent.id.desc())
     ).all()
+    labels = {}
+
+    def label(member):
+        try:
+            return labels[member]
+        except KeyError:
+            return labels.setdefault(member, member.label)
+
+    lines = []
+    for at, action, from_status, to_status, note, actor_name, site_name, to_site_name in rows:
+        if from_status and to_status and from_status != to_status:
+            state = f"{label(from_status)} → {label(to_status)}"
+        else:
+            state = label(to_status) if to_status else None
+        lines.append(HistoryLine(datetime_fr(at), label(action), to_site_name, actor_name, site_name, state, note or ""))
+    return lines
 
 
 # --- the reception desk ------------------------------------------------------------------------
