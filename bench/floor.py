@@ -155,7 +155,7 @@ def main():
                         "out the server's work, so compare app and floor with wall time there)")
     parser.add_argument("--show-sql", action="store_true", help="print the statements of each request")
     parser.add_argument("--profile", default="", help="profile the app side of the requests whose label contains this "
-                        "text with pyinstrument (printed after the table)")
+                        "text, with pyinstrument when installed, else cProfile (printed after the table)")
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL")
@@ -188,9 +188,15 @@ def main():
 
     profiler = None
     if args.profile:
-        from pyinstrument import Profiler
+        try:
+            from pyinstrument import Profiler  # not a dependency: `pip install pyinstrument` for a call tree
 
-        profiler = Profiler(interval=0.0005)
+            profiler = Profiler(interval=0.0005)
+        except ImportError:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.start, profiler.stop = profiler.enable, profiler.disable
 
     results = {label: ([], [], []) for label, *_rest in requests}
     for n in range(args.runs + 1):  # run 0 warms the caches and is dropped
@@ -242,8 +248,12 @@ def main():
         print(f"{label:58} {app_ms:8.2f} {floor_ms:9.2f} {app_ms / floor_ms:6.2f} {max(counts):4d}")
     geomean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
     print(f"{'geometric mean of the ratios':58} {'':8} {'':9} {geomean:6.2f}")
-    if profiler is not None:
+    if profiler is not None and hasattr(profiler, "output_text"):
         print(profiler.output_text(unicode=True, color=False, show_all=False))
+    elif profiler is not None:
+        import pstats
+
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
 
 
 if __name__ == "__main__":
