@@ -21,7 +21,6 @@ REGION = "FR"
 ANONYMOUS_PREFIX = "anonyme-"
 # What may separate the digits of a phone number as people write it: "06.12.34.56.78", "+33 (0)6 12…".
 _SEPARATORS = re.compile(r"[\s.\-/()]")
-_FRENCH_E164 = re.compile(r"\+33[1-79][0-9]{8}")  # 08 numbers are written "0 800 …"
 
 
 class ContactError(DomainError):
@@ -88,12 +87,17 @@ def phone_or_none(raw: str | None) -> str | None:
     return _e164(number) if _usable(number) else None
 
 
+# A French number in E.164 outside the 08 ranges (written "0 800 12 34 56"): how phonenumbers writes
+# it nationally, without parsing it (a desk page shows a number per row; tests/core/test_contacts_format.py).
+_FRENCH_E164 = re.compile(r"\+33([1-79])([0-9]{2})([0-9]{2})([0-9]{2})([0-9]{2})")
+
+
 def format_phone(value: str | None) -> str:
     """A phone number as French people write it: "06 12 34 56 78"; another country's in its
     international form, "+32 2 123 45 67". What is not a number is shown as it was typed."""
-    if value and _FRENCH_E164.fullmatch(value):  # the common case, without parsing (lists show many)
-        national = "0" + value[3:]
-        return " ".join(national[i:i + 2] for i in range(0, 10, 2))
+    french = _FRENCH_E164.fullmatch(value) if value else None
+    if french is not None:
+        return "0{} {} {} {} {}".format(*french.groups())
     number = _parse(value or "")
     if number is None or not phonenumbers.is_possible_number(number):
         return value or ""

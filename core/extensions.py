@@ -3,6 +3,7 @@ import gettext
 from functools import cached_property
 
 from flask import request
+from flask.globals import _cv_app
 from flask_babel import Babel, Domain
 from flask_limiter import Limiter
 from flask_login import LoginManager
@@ -34,12 +35,47 @@ class _FrenchPlurals(gettext.NullTranslations):
         return singular if n < 2 else plural
 
 
+def babel_context():
+    """Flask-Babel's per-request namespace (locale, time zone, domain), or None outside an app context.
+
+    What flask_babel._get_current_context() returns, read straight from the app context: Flask-Babel
+    looks it up through three context proxies on every gettext and date, which a page pays hundreds of times.
+    """
+    app_ctx = _cv_app.get(None)
+    if app_ctx is None:
+        return None
+    return app_ctx.g.__dict__.get("_flask_babel")
+
+
 class _FrenchDomain(Domain):
     def get_translations(self):
+        # Looked up once per request (and again only when the locale changes, e.g. force_locale):
+        # Flask-Babel's own look-up resolves the context, the locale and its name on every call.
+        ns = babel_context()
+        if ns is not None:
+            memo = ns.__dict__.get("french_translations")
+            if memo is not None and memo[0] is self and memo[1] is ns.__dict__.get("babel_locale"):
+                return memo[2]
         translations = super().get_translations()
         if getattr(translations, "_fallback", None) is None:
             translations.add_fallback(_FrenchPlurals())
+        ns = babel_context()
+        if ns is not None and ns.__dict__.get("babel_locale") is not None:
+            ns.french_translations = (self, ns.babel_locale, translations)
         return translations
+
+
+def current_translations():
+    """The translations of the current request: what flask_babel.get_translations() returns, without
+    resolving the context, the domain and the locale again on every string (templates call it per string)."""
+    ns = babel_context()
+    if ns is not None:
+        memo = ns.__dict__.get("french_translations")
+        if memo is not None and memo[0] is ns.__dict__.get("babel_domain") and memo[1] is ns.__dict__.get("babel_locale"):
+            return memo[2]
+    from flask_babel import get_translations
+
+    return get_translations()
 
 
 class _FrenchBabel(Babel):

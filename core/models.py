@@ -143,6 +143,13 @@ class User(UserMixin, db.Model):
     def can_access_site(self, site_id) -> bool:
         return self.is_admin or site_id in self.site_ids
 
+    def visible_sites(self) -> list[Site]:
+        """The sites this person sees, in name order: their own (loaded with the session, core/sessions.py),
+        every site for an admin (one statement)."""
+        if self.is_admin:
+            return list(db.session.scalars(self.visible_sites_query()))
+        return list(self.sites)
+
     def visible_sites_query(self):
         query = select(Site).order_by(Site.name)
         if not self.is_admin:

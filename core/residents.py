@@ -120,9 +120,7 @@ class Resident(db.Model):
 
     @property
     def full_name(self):
-        if self.anonymised_at is not None:
-            return _("Personne effacée")
-        return f"{self.first_name} {self.last_name}"
+        return display_name(self.first_name, self.last_name, self.anonymised_at)
 
     @property
     def phone_display(self):
@@ -170,6 +168,13 @@ def index_missing_names() -> int:
 
 def _site_residents(user):
     return select(resident_sites.c.resident_id).where(resident_sites.c.site_id.in_(user.site_ids))
+
+
+def display_name(first_name: str, last_name: str, anonymised_at) -> str:
+    """A resident's name as pages show it (Resident.full_name), also for lists read as rows."""
+    if anonymised_at is not None:
+        return _("Personne effacée")
+    return f"{first_name} {last_name}"
 
 
 def visible_to(user, query):

@@ -6,7 +6,8 @@ logging out (a shared desk PC, a browser left open) would keep working, and so w
 key; the key is what Flask-Login keeps in both cookies (User.get_id). Logging out deletes the row, and
 with it every copy of both cookies; "log out everywhere" deletes all of a person's rows.
 
-Per request: one indexed look-up (the row joined to its user, replacing Flask-Login's user look-up).
+Per request: one indexed look-up (the row joined to its user and the user's sites, replacing
+Flask-Login's user look-up).
 The row is written at most once a minute (last_seen_at, for the idle timeout), after the view.
 Nothing is kept in memory: several app processes share the database.
 """
@@ -17,7 +18,8 @@ from datetime import timedelta
 
 from flask import current_app, g
 from flask_login import login_user, logout_user
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy.orm import joinedload
 
 from .clock import now
 from .extensions import db
@@ -83,13 +85,19 @@ def end_everywhere(user: User) -> None:
     log.info("sessions ended user_id=%s", user.id)
 
 
+# Built once (every request runs it): the row, its user and the user's sites (a row per site; every
+# staff page checks them, User.site_ids), in one statement.
+_LOAD = (
+    select(StaffSession, User).join(User, User.id == StaffSession.user_id)
+    .where(StaffSession.key_hash == bindparam("key_hash")).options(joinedload(User.sites))
+)
+
+
 def load(key) -> User | None:
     """Flask-Login's user loader: the user of a live session, or None."""
     if not isinstance(key, str) or not 20 <= len(key) <= 100:
         return None  # e.g. a cookie from before server-side sessions ("id:version")
-    found = db.session.execute(
-        select(StaffSession, User).join(User, User.id == StaffSession.user_id).where(StaffSession.key_hash == _hash(key))
-    ).first()
+    found = db.session.execute(_LOAD, {"key_hash": _hash(key)}).unique().first()
     if found is None:
         return None
     row, user = found

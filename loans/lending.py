@@ -250,12 +250,10 @@ def _lend(
     override_reason: str = "",
 ) -> tuple[Loan, bool]:
     """Lend a device: (the loan, True), or (the loan it made, False) for a form already handled."""
-    existing = find_by_form_key(form_key)
-    if existing is not None:
-        return existing, False
     device = lock_device(device_id)
-    # Asked again under the device's lock: a copy of this form sent at the same instant (a double
-    # click) may have lent the device while we waited; it is this agent's own loan, not a refusal.
+    # Asked under the device's lock: a copy of this form sent at the same instant (a double click) may
+    # have lent the device while we waited; it is this agent's own loan, not a refusal. (lend_at_desk
+    # asks before too, so that a form sent again changes nothing.)
     existing = find_by_form_key(form_key)
     if existing is not None:
         return existing, False

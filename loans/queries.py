@@ -4,15 +4,20 @@ Every query here runs in a constant number of statements whatever the number of 
 and kinds are joined or eager-loaded, never fetched row by row. The filters are backed by the
 indexes of Device: (home_site_id, status), (current_site_id, status), (kind_id, status), tag, serial.
 """
+import functools
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import case, func, or_, select, true
+from sqlalchemy import bindparam, case, func, or_, select, true
 from sqlalchemy.orm import aliased, joinedload
 
+from core.contacts import format_phone
 from core.extensions import db
 from core.input import parse_id
 from core.models import Site, User
+from core.residents import Resident, display_name
+from core.templating import datetime_fr
 
 from .models import Device, DeviceEvent, DeviceKind, DeviceStatus, Loan
 
@@ -166,7 +171,7 @@ def inventory_rows(user: User, filters: InventoryFilters):
 
 
 def visible_sites(user: User) -> list[Site]:
-    return db.session.scalars(user.visible_sites_query()).all()
+    return user.visible_sites()
 
 
 def all_kinds() -> list[DeviceKind]:
@@ -182,20 +187,128 @@ def find_device(tag: str) -> Device | None:
     )
 
 
-def device_history(device: Device) -> list[DeviceEvent]:
-    """The whole history, newest first, with who did it and where (one statement)."""
-    return db.session.scalars(
-        select(DeviceEvent)
-        .where(DeviceEvent.device_id == device.id)
-        .options(joinedload(DeviceEvent.actor), joinedload(DeviceEvent.site), joinedload(DeviceEvent.to_site))
+def _history_statement():
+    actor, site, to_site = aliased(User, name="actor"), aliased(Site, name="site"), aliased(Site, name="to_site")
+    return (
+        select(
+            DeviceEvent.at, DeviceEvent.action, DeviceEvent.from_status, DeviceEvent.to_status, DeviceEvent.note,
+            actor.name, site.name, to_site.name,
+        )
+        .select_from(DeviceEvent)
+        .outerjoin(actor, actor.id == DeviceEvent.actor_id)
+        .join(site, site.id == DeviceEvent.site_id)
+        .outerjoin(to_site, to_site.id == DeviceEvent.to_site_id)
+        .where(DeviceEvent.device_id == bindparam("device_id"))
         .order_by(DeviceEvent.at.desc(), DeviceEvent.id.desc())
-    ).all()
+    )
 
+
+_HISTORY = _history_statement()  # built once: its three aliases cost more to build than to run
+
+
+@dataclass(slots=True)
+class HistoryLine:
+    """One row of a device's history as the page shows it."""
+    at: str
+    action: str
+    to_site: str | None
+    actor: str | None
+    site: str
+    state: str | None
+    note: str
+
+
+def device_history(device: Device) -> list[HistoryLine]:
+    """The whole history, newest first, with who did it and where (one statement), written for the page.
+    Rows, not ORM objects, and the words written here once per row (each status label once per page):
+    a long history is only shown, and building an object per event, then formatting it cell by cell in
+    the template, cost many times the statement itself."""
+    rows = db.session.execute(_HISTORY, {"device_id": device.id}).all()
+    labels = {}
+
+    def label(member):
+        try:
+            return labels[member]
+        except KeyError:
+            return labels.setdefault(member, member.label)
+
+    lines = []
+    for at, action, from_status, to_status, note, actor_name, site_name, to_site_name in rows:
+        if from_status and to_status and from_status != to_status:
+            state = f"{label(from_status)} → {label(to_status)}"
+        else:
+            state = label(to_status) if to_status else None
+        lines.append(HistoryLine(datetime_fr(at), label(action), to_site_name, actor_name, site_name, state, note or ""))
+    return lines
 
 
 # --- the reception desk ------------------------------------------------------------------------
 
 DESK_SHOWN = 100  # loans listed at most; the count says how many there are
+
+
+@functools.cache
+def _desk_statements(admin: bool):
+    """The desk's four statements, built once (for admins: every site; else the sites in :sites),
+    with the day in :day: building them cost more than running them."""
+    day = bindparam("day")
+
+    def of_my_sites(column):
+        return true() if admin else column.in_(bindparam("sites", expanding=True))
+
+    def open_loans(condition):
+        # Rows with only what the desk shows (not Loan objects with their device, kind, resident and site):
+        # up to DESK_SHOWN lines twice, read at every visit of the desk.
+        return (
+            select(Loan.due_on, Resident.id, Resident.first_name, Resident.last_name, Resident.anonymised_at,
+                   Resident.phone, Device.tag, DeviceKind.name, Site.name)
+            .select_from(Loan)
+            # Inner joins (every loan has a device, a resident and a site): a LEFT JOIN of devices with
+            # their kind made SQLite materialise every device and scan them for each loan.
+            .join(Device, Device.id == Loan.device_id)
+            .join(DeviceKind, DeviceKind.id == Device.kind_id)
+            .join(Resident, Resident.id == Loan.resident_id)
+            .join(Site, Site.id == Loan.site_id)
+            .where(Loan.is_open, condition, of_my_sites(Loan.site_id))
+            .order_by(Loan.due_on, Loan.id)
+            .limit(DESK_SHOWN)
+        )
+
+    counts = select(
+        func.coalesce(func.sum(case((Loan.due_on < day, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((Loan.due_on == day, 1), else_=0)), 0),
+    ).where(Loan.is_open, Loan.due_on <= day, of_my_sites(Loan.site_id))
+    available = (
+        select(Site.id, Site.name, DeviceKind.name, func.count(Device.id))
+        .join(Device, Device.current_site_id == Site.id)
+        .join(DeviceKind, DeviceKind.id == Device.kind_id)
+        .where(Device.is_available, of_my_sites(Device.current_site_id))
+        .group_by(Site.id, Site.name, DeviceKind.id, DeviceKind.name, DeviceKind.position)
+        .order_by(Site.name, DeviceKind.position, DeviceKind.name)
+    )
+    return open_loans(Loan.due_on < day), open_loans(Loan.due_on == day), counts, available
+
+
+@dataclass(slots=True)
+class DeskLoan:
+    """One line of the desk's lists: an open loan, who has it, which device, where."""
+    due_on: date
+    resident_id: int
+    first_name: str
+    last_name: str
+    anonymised_at: datetime | None
+    phone: str
+    tag: str
+    kind_name: str
+    site_name: str
+
+    @property
+    def resident_name(self) -> str:
+        return display_name(self.first_name, self.last_name, self.anonymised_at)
+
+    @property
+    def phone_display(self) -> str:
+        return format_phone(self.phone)
 
 
 @dataclass
@@ -211,39 +324,12 @@ def desk_overview(user: User, day) -> DeskOverview:
     """The desk's home in four statements whatever the size of the history: the loans overdue and due
     `day` (open loans of the person's sites, index ix_loans_site_open_due), their counts, and the
     available devices counted by site and kind with GROUP BY (index ix_devices_current_site_status)."""
-
-    def of_my_sites(column):
-        return true() if user.is_admin else column.in_(sorted(user.site_ids) or [-1])
-
-    def open_loans(condition):
-        return db.session.scalars(
-            select(Loan)
-            .where(Loan.is_open, condition, of_my_sites(Loan.site_id))
-            .order_by(Loan.due_on, Loan.id)
-            .limit(DESK_SHOWN)
-            # Inner joins (every loan has a device, a resident and a site): a LEFT JOIN of devices with
-            # their kind made SQLite materialise every device and scan them for each loan.
-            .options(joinedload(Loan.device, innerjoin=True), joinedload(Loan.resident, innerjoin=True),
-                     joinedload(Loan.site, innerjoin=True))
-        ).all()
-
-    overdue = open_loans(Loan.due_on < day)
-    due_today = open_loans(Loan.due_on == day)
-    overdue_count, today_count = db.session.execute(
-        select(
-            func.coalesce(func.sum(case((Loan.due_on < day, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((Loan.due_on == day, 1), else_=0)), 0),
-        ).where(Loan.is_open, Loan.due_on <= day, of_my_sites(Loan.site_id))
-    ).one()
-    counts = db.session.execute(
-        select(Site.id, Site.name, DeviceKind.name, func.count(Device.id))
-        .join(Device, Device.current_site_id == Site.id)
-        .join(DeviceKind, DeviceKind.id == Device.kind_id)
-        .where(Device.is_available, of_my_sites(Device.current_site_id))
-        .group_by(Site.id, Site.name, DeviceKind.id, DeviceKind.name, DeviceKind.position)
-        .order_by(Site.name, DeviceKind.position, DeviceKind.name)
-    ).all()
+    overdue_query, today_query, counts_query, available_query = _desk_statements(user.is_admin)
+    values = {"day": day} if user.is_admin else {"day": day, "sites": sorted(user.site_ids) or [-1]}
+    overdue = [DeskLoan(*row) for row in db.session.execute(overdue_query, values)]
+    due_today = [DeskLoan(*row) for row in db.session.execute(today_query, values)]
+    overdue_count, today_count = db.session.execute(counts_query, values).one()
     available = {}
-    for site_id, site_name, kind_name, count in counts:
+    for site_id, site_name, kind_name, count in db.session.execute(available_query, values):
         available.setdefault((site_id, site_name), []).append((kind_name, count))
     return DeskOverview(overdue, due_today, int(overdue_count), int(today_count), available)

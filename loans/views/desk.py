@@ -6,7 +6,6 @@ from flask_login import current_user
 
 from core.authz import staff_required
 from core.clock import today
-from core.extensions import db
 from core.templating import add_nav
 
 from .. import queries
@@ -27,6 +26,6 @@ def desk():
         today=day,
         **vars(queries.desk_overview(current_user, day)),  # overdue, due_today, their counts, available
         shown=queries.DESK_SHOWN,
-        sites=db.session.scalars(current_user.visible_sites_query()).all(),
+        sites=current_user.visible_sites(),
         can_set_rules=current_user.is_manager,
     )

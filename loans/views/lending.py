@@ -61,7 +61,7 @@ def device_url(device: Device) -> str:
 
 def my_sites() -> list[Site]:
     """The sites where the current person works (admins: every site), in name order."""
-    return list(db.session.scalars(current_user.visible_sites_query()))
+    return current_user.visible_sites()
 
 
 # --- the loan panel of the device page ----------------------------------------------------------
@@ -206,17 +206,40 @@ def lend(tag):
     if form.wants_new_resident:  # the new person's choice of reminders (core/messaging/consent.py)
         lend_at_desk = consent.choosing(lending.lend_at_desk, consent.FormContact(form.phone.data, form.email.data),
                                         form.reminders.data, "desk", device.current_site_id)
-    outcome = attempt(lend_at_desk, current_user, device.id, **form.loan_terms(), form=form)
+    outcome = attempt(_then_messages(lend_at_desk, lambda done: _lent_messages(device, done)), current_user,
+                      device.id, **form.loan_terms(), form=form)
     if not outcome:
         duplicates = getattr(outcome.exception, "duplicates", ())  # residents.LikelyDuplicates: choose among them
         return _render_lend(device, form, status=outcome.status, error=outcome.error, duplicates=duplicates)
-    loan = outcome.value.loan
-    if not outcome.value.replayed:
-        flash(_("Équipement %(tag)s prêté à %(name)s jusqu'au %(date)s.", tag=device.tag, name=loan.resident.full_name,
-                date=loan.due_on.strftime("%d/%m/%Y")), "success")
-        if warning := lending.due_date_warning(loan.site_id, loan.due_on):
-            flash(warning, "warning")
-    return redirect(url_for("loans.receipt", loan_id=loan.id))
+    loan_id, messages = outcome.value
+    _flash_all(messages)
+    return redirect(url_for("loans.receipt", loan_id=loan_id))
+
+
+def _then_messages(use_case, messages_of):
+    """The use case, then what the page will say about it: (the id of the loan, [(message, category)]).
+    Written before the commit, from the objects the use case has loaded: after it, each would be read again."""
+    def run(*args, **kwargs):
+        value = use_case(*args, **kwargs)
+        loan = value.loan if isinstance(value, lending.DeskLoan) else value
+        return loan.id, messages_of(value)
+    return run
+
+
+def _flash_all(messages):
+    for message, category in messages:
+        flash(message, category)
+
+
+def _lent_messages(device, done: lending.DeskLoan) -> list[tuple[str, str]]:
+    if done.replayed:
+        return []
+    loan = done.loan
+    messages = [(_("Équipement %(tag)s prêté à %(name)s jusqu'au %(date)s.", tag=device.tag, name=loan.resident.full_name,
+                   date=loan.due_on.strftime("%d/%m/%Y")), "success")]
+    if warning := lending.due_date_warning(loan.site_id, loan.due_on):
+        messages.append((warning, "warning"))
+    return messages
 
 
 # --- receipt ------------------------------------------------------------------------------------
@@ -305,7 +328,8 @@ def take_back(tag):
         return _render_take_back(device, loan, form)
     if not form.validate():
         return _render_take_back(device, loan, form, status=400)
-    outcome = attempt(lending.take_back, current_user, device.id, site_id=form.site.data,
+    outcome = attempt(_then_messages(lending.take_back, lambda closed: _taken_back_messages(device, closed)),
+                      current_user, device.id, site_id=form.site.data,
                       accessories_returned=form.accessories.data or [], condition=form.condition.data or "",
                       damaged=form.damaged.data, data_wiped=form.data_wiped.data, form=form)
     if not outcome:
@@ -313,18 +337,20 @@ def take_back(tag):
         if loan is None:
             return _render_take_back(device, None, TakeBackForm(sites=sites), status=409, error=outcome.exception.message)
         return _render_take_back(device, loan, form, status=outcome.status, error=outcome.error)
-    _tell_taken_back(device, outcome.value)
+    loan_id, messages = outcome.value
+    _flash_all(messages)
     # The proof of return, ready to print or to show the person.
-    return redirect(url_for("loans.return_receipt", loan_id=outcome.value.id))
+    return redirect(url_for("loans.return_receipt", loan_id=loan_id))
 
 
-def _tell_taken_back(device, closed: Loan) -> None:
-    flash(_("Équipement %(tag)s repris à %(site)s.", tag=device.tag, site=closed.closed_site.name), "success")
+def _taken_back_messages(device, closed: Loan) -> list[tuple[str, str]]:
+    messages = [(_("Équipement %(tag)s repris à %(site)s.", tag=device.tag, site=closed.closed_site.name), "success")]
     if closed.accessories_missing_list:
-        flash(_("Accessoires manquants, notés dans l'historique : %(list)s.", list=", ".join(closed.accessories_missing_list)),
-              "warning")
+        messages.append((_("Accessoires manquants, notés dans l'historique : %(list)s.",
+                           list=", ".join(closed.accessories_missing_list)), "warning"))
     if closed.damaged:
-        flash(_("L'équipement est envoyé en réparation : il ne sera pas prêté d'ici là."), "warning")
+        messages.append((_("L'équipement est envoyé en réparation : il ne sera pas prêté d'ici là."), "warning"))
+    return messages
 
 
 # --- a missing accessory replaced --------------------------------------------------------------

@@ -41,11 +41,14 @@ def public_device(tag):
         tag = tags.normalise(tag.strip().strip("/"))
     except tags.TagError as exc:
         return _public_page(None, exc.reason), 404
+    if current_user.is_authenticated:
+        # Staff scanning at a desk: straight to the device page, when the code is a device's.
+        if db.session.scalar(select(Device.id).where(Device.tag == tag)) is None:
+            return _public_page(None, "unknown"), 404
+        return redirect(url_for("loans.device", tag=tag))
     device = db.session.scalar(select(Device).where(Device.tag == tag).options(joinedload(Device.home_site)))
     if device is None:
         return _public_page(None, "unknown"), 404
-    if current_user.is_authenticated:
-        return redirect(url_for("loans.device", tag=device.tag))
     return _public_page(device, None)
 
 

@@ -363,3 +363,22 @@ def test_the_address_limit_is_shared_by_processes_through_redis(database_url, re
     import redis
 
     assert list(redis.Redis.from_url(redis_storage["RATELIMIT_STORAGE_URI"]).scan_iter(f"*{redis_storage['RATELIMIT_KEY_PREFIX']}*"))
+
+
+def test_each_site_of_a_person_comes_with_the_session(app, db, make_site, make_user, client_for, count_queries):
+    """The session's one statement brings every site of the person (a row per site), not only the first:
+    the desk of someone working at three centres lists the three, and nothing else is read for them."""
+    sites = [make_site(name) for name in ("Centre C", "Centre A", "Centre B")]
+    make_site("Centre D")  # not theirs
+    agent = make_user(Role.reception, sites)
+    client = client_for(agent)
+    with count_queries() as n:
+        page = client.get("/guichet")
+    assert page.status_code == 200
+    text = page_text(page)
+    assert text.index("Centre A") < text.index("Centre B") < text.index("Centre C")  # in name order
+    assert "Centre D" not in text
+    one_site = client_for(make_user(Role.reception, sites[:1]))
+    with count_queries() as n_one:
+        assert one_site.get("/guichet").status_code == 200
+    assert n() == n_one()  # three sites cost no more statements than one

@@ -320,9 +320,9 @@ def test_sheet_query_count_is_constant(app, db, two_sites, make_device, login, c
             counts[mode, n] = queries()
     assert counts["filters", 3] == counts["filters", 50]
     assert counts["tags", 3] == counts["tags", 50]
-    # Filters: the user, the site and kind choices, the user's sites, the devices.
-    # Tags: the user, the user's sites, the devices.
-    assert counts["filters", 50] == 5 and counts["tags", 50] == 3, counts
+    # Filters: the user with their sites (core/sessions.py), the site and kind choices, the devices.
+    # Tags: the user with their sites, the devices.
+    assert counts["filters", 50] == 4 and counts["tags", 50] == 2, counts
 
 
 def test_240_labels(app, two_sites, make_device, login, db, kinds):

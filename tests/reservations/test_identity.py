@@ -3,10 +3,7 @@ the desk, found by search, one booking per slot, bookings linked to their reside
 reports, one recipient in messages. Bad phone numbers get a French message and change nothing."""
 from datetime import date, datetime, timedelta
 
-import phonenumbers
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from core import contacts
@@ -42,17 +39,6 @@ def test_display_is_french_for_french_numbers_and_international_for_others():
     assert contacts.format_phone("+3221234567") == "+32 2 123 45 67"
     assert contacts.format_phone("12") == "12"  # not a number: as it was
     assert contacts.phone_href(E164) == "tel:0612345678"
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.from_regex(r"\+33[1-9][0-9]{8}", fullmatch=True))
-def test_french_numbers_are_shown_as_the_library_shows_them(number):
-    # format_phone writes the common French numbers without parsing them (lists show many): the text
-    # must stay what phonenumbers gives, 08 numbers and impossible ones included.
-    parsed = phonenumbers.parse(number, "FR")
-    expected = (phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
-                if phonenumbers.is_possible_number(parsed) else number)
-    assert contacts.format_phone(number) == expected
 
 
 @pytest.mark.parametrize("typed, message", [
