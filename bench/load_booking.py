@@ -91,7 +91,7 @@ def main():
             [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "-w", str(args.workers), "-b", f"127.0.0.1:{args.port}",
              "--chdir", HERE, "--log-level", "warning", "wsgi_bench:app"], env=env)
         try:
-            wait_ready(args.port)
+            wait_ready(args.port, server)
             print(f"\nVerrou des réservations de poste : {LOCKS.get(lock, lock)}")
             with app.app_context():
                 fixture = prepare(args.left)
@@ -208,8 +208,10 @@ SCENARIOS = {"atelier": workshop_rush, "postes": seats_of_the_day, "créneau": o
 # --- the rush ----------------------------------------------------------------------------------------
 
 
-def wait_ready(port):
+def wait_ready(port, server):
     for _ in range(300):
+        if server.poll() is not None:
+            raise SystemExit(f"gunicorn s'est arrêté (port {port} déjà pris ?).")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/reserver")
@@ -227,40 +229,11 @@ def rush(port, targets):
     barrier = threading.Barrier(len(targets))
 
     def client(i):
-        kind, path, _hhmm = targets[i]
-        address = f"10.13.{i // 250}.{i % 250 + 1}"  # one resident, one address: the per-address limit applies to each
-        base = {"X-Forwarded-For": address}
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        conn.request("GET", path, headers=base)
-        page = conn.getresponse()
-        body = page.read().decode()
-        cookie = page.getheader("Set-Cookie", "").split(";")[0]
-        token = re.search(r'name="csrf_token" value="([^"]+)"', body)
-        if token is None:
+        try:
+            results[i] = one_client(port, i, targets[i], run, barrier)
+        except Exception as exc:  # a refused connection, a timeout: counted, and the others go on
             barrier.abort()
-            raise SystemExit(f"Pas de jeton CSRF dans la page (HTTP {page.status}).")
-        form = urllib.parse.urlencode({"csrf_token": token.group(1), "first_name": "Ruée", "reminders": "y",
-                                       "contact": f"ruee-{run}-{i}@example.org"})
-        headers = dict(base, Cookie=cookie, **{"Content-Type": "application/x-www-form-urlencoded"})
-        conn.close()
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        conn.connect()
-        barrier.wait()
-        t0 = time.perf_counter()
-        conn.request("POST", path, body=form, headers=headers)
-        response = conn.getresponse()
-        answer = response.read().decode()
-        elapsed = time.perf_counter() - t0
-        location = response.getheader("Location")
-        conn.close()
-        if response.status == 302 and location:
-            cookie = response.getheader("Set-Cookie", "").split(";")[0] or cookie
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            conn.request("GET", urllib.parse.urlsplit(location).path, headers=dict(base, Cookie=cookie))
-            answer = conn.getresponse().read().decode()
-            conn.close()
-        answer = html.unescape(answer)
-        results[i] = (response.status, elapsed, answer)
+            results[i] = (f"erreur {type(exc).__name__}", None, repr(exc))
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(len(targets))]
     t0 = time.perf_counter()
@@ -269,6 +242,41 @@ def rush(port, targets):
     for t in threads:
         t.join()
     return results, time.perf_counter() - t0
+
+
+def one_client(port, i, target, run, barrier):
+    kind, path, _hhmm = target
+    address = f"10.13.{i // 250}.{i % 250 + 1}"  # one resident, one address: the per-address limit applies to each
+    base = {"X-Forwarded-For": address}
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", path, headers=base)
+    page = conn.getresponse()
+    body = page.read().decode()
+    conn.close()
+    cookie = page.getheader("Set-Cookie", "").split(";")[0]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', body)
+    if token is None:
+        raise RuntimeError(f"Pas de jeton CSRF dans la page {path} (HTTP {page.status}).")
+    form = urllib.parse.urlencode({"csrf_token": token.group(1), "first_name": "Ruée", "reminders": "y",
+                                   "contact": f"ruee-{run}-{i}@example.org"})
+    headers = dict(base, Cookie=cookie, **{"Content-Type": "application/x-www-form-urlencoded"})
+    # No connection opened ahead: a sync worker that accepted it would wait for its request, idle.
+    barrier.wait(timeout=300)
+    t0 = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("POST", path, body=form, headers=headers)
+    response = conn.getresponse()
+    answer = response.read().decode()
+    elapsed = time.perf_counter() - t0
+    location = response.getheader("Location")
+    conn.close()
+    if response.status == 302 and location:
+        cookie = response.getheader("Set-Cookie", "").split(";")[0] or cookie
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("GET", urllib.parse.urlsplit(location).path, headers=dict(base, Cookie=cookie))
+        answer = conn.getresponse().read().decode()
+        conn.close()
+    return response.status, elapsed, html.unescape(answer)
 
 
 # --- the check in the database ------------------------------------------------------------------------
@@ -281,7 +289,7 @@ def check(fixture, targets, results, left):
     problems = []
     counts = Counter()
     for (kind, _path, hhmm), (status, _elapsed, answer) in zip(targets, results, strict=True):
-        if status >= 500 or status == 429:
+        if not isinstance(status, int) or status >= 500 or status == 429:
             continue  # counted in the report
         if kind == "atelier":
             said = "ok" if WORKSHOP_OK in answer else "waiting" if WAITING in answer else "?"
@@ -298,9 +306,11 @@ def check(fixture, targets, results, left):
     asked = sum(1 for kind, *_ in targets if kind == "atelier")
     if asked:
         confirmed, waiting = states.get(BookingState.confirmed, 0), states.get(BookingState.waiting, 0)
-        if confirmed != WORKSTATIONS or counts["atelier", "ok"] != min(left, asked) or waiting != asked - counts["atelier", "ok"] \
-                or counts["atelier", "waiting"] != asked - min(left, asked):
-            problems.append(f"atelier : {confirmed} confirmées / {WORKSTATIONS} places, {waiting} en attente ; "
+        accepted = min(left, asked)
+        if (confirmed, counts["atelier", "ok"], waiting, counts["atelier", "waiting"]) != \
+                (WORKSTATIONS - left + accepted, accepted, asked - accepted, asked - accepted):
+            problems.append(f"atelier : {confirmed} confirmées / {WORKSTATIONS} places (attendu {WORKSTATIONS - left + accepted}), "
+                            f"{waiting} en attente ; "
                             f"{counts['atelier', 'ok']} clients acceptés, {counts['atelier', 'waiting']} en liste d'attente")
     seats = defaultdict(int)
     for hhmm, starts_at in fixture.slots.items():
@@ -326,22 +336,30 @@ def lock_waits(path):
 
 
 def report(scenario, rounds, args, waits):
-    times = sorted(elapsed * 1000 for results, _wall, _problems in rounds for _status, elapsed, _answer in results)
+    times = sorted(elapsed * 1000 for results, _wall, _problems in rounds for _status, elapsed, _answer in results
+                   if elapsed is not None)
     statuses = Counter(status for results, _wall, _problems in rounds for status, _elapsed, _answer in results)
     problems = [p for _results, _wall, found in rounds for p in found]
+
+    if not times:
+        print(f"  {scenario:8} aucune réponse : {', '.join(f'{s} × {n}' for s, n in statuses.items())}")
+        return 1
 
     def pct(p):
         return times[min(len(times) - 1, int(round(p / 100 * (len(times) - 1))))]
 
     walls = ", ".join(f"{wall:.2f}" for _results, wall, _problems in rounds)
-    errors = sum(n for status, n in statuses.items() if status >= 500)
+    errors = sum(n for status, n in statuses.items() if not isinstance(status, int) or status >= 500)
+    client_errors = {answer for results, _wall, _problems in rounds for status, _elapsed, answer in results if not isinstance(status, int)}
     print(f"  {scenario:8} {len(times)} POST ({len(rounds)} × {args.clients}) : p50 {pct(50):.0f} ms ; p90 {pct(90):.0f} ; "
-          f"p99 {pct(99):.0f} ; max {times[-1]:.0f} ; 5xx : {errors} ; 429 : {statuses.get(429, 0)} ; "
-          f"réponses {', '.join(f'{s} × {n}' for s, n in sorted(statuses.items()))} ; durée des ruées (s) : {walls}")
+          f"p99 {pct(99):.0f} ; max {times[-1]:.0f} ; 5xx ou erreurs : {errors} ; 429 : {statuses.get(429, 0)} ; "
+          f"réponses {', '.join(f'{s} × {n}' for s, n in sorted(statuses.items(), key=str))} ; durée des ruées (s) : {walls}")
     for name, values in sorted(waits.items()):
         print(f"  {'':8} attente du verrou ({'poste' if name == 'seat' else 'atelier'}, dans l'application) : "
               f"p50 {values[len(values) // 2]:.1f} ms ; p99 {values[min(len(values) - 1, round(0.99 * (len(values) - 1)))]:.1f} ; "
               f"max {values[-1]:.1f} ; total {sum(values):.0f} ms sur {len(values)} réservations")
+    for message in sorted(client_errors)[:5]:
+        print(f"  {'':8} erreur d'un client : {message[:200]}")
     print(f"  {'':8} places en base : {'exactes' if not problems else 'ÉCHEC'}"
           + "".join(f"\n    - {p}" for p in problems[:10]))
     return 1 if problems or errors else 0

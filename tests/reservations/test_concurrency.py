@@ -224,6 +224,7 @@ def test_a_workshop_created_while_residents_book_the_same_hour_never_overfills_t
     room = make_room(sites["a"], workstations=4)
     book(room, at_local(TUESDAY, 14), n=1)
     room_id, manager_id = room.id, sites["manager_a"].id
+    db.session.commit()  # reading the ids began a transaction: on SQLite it holds the write lock
     data = workshops.WorkshopData("Créer son adresse e-mail", "", Level.everyone, "Léa", 3)
     n = 12
 
