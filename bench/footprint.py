@@ -60,19 +60,15 @@ def import_time(runs, env):
           f"puis la première requête (/reserver) : {first * 1000:.0f} ms")
     trace = subprocess.run([sys.executable, "-X", "importtime", "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True,
                            text=True, check=True).stderr
-    # Lines "import time: self [us] | cumulative | imported package", the depth shown by leading spaces.
-    top = Counter()
-    total = 0
+    # Lines "import time: self [us] | cumulative | imported package": the self times summed by top-level package.
+    by_package = Counter()
     for line in trace.splitlines():
-        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
-        if not match:
-            continue
-        self_us, cumulative, depth, name = int(match[1]), int(match[2]), len(match[3]), match[4]
-        total += self_us
-        if depth == 1:
-            top[name.split(".")[0]] += cumulative
-    print(f"-X importtime : {total / 1000:.0f} ms d'imports au total (sans create_app) ; les plus lourds (cumulé, ms) : "
-          + ", ".join(f"{name} {us / 1000:.0f}" for name, us in top.most_common(12)))
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \| *(\S+)", line)
+        if match:
+            by_package[match[3].split(".")[0]] += int(match[1])
+    total = sum(by_package.values())
+    print(f"-X importtime : {total / 1000:.0f} ms d'imports (sans create_app) ; par paquet (ms, temps propre) : "
+          + ", ".join(f"{name} {us / 1000:.0f}" for name, us in by_package.most_common(12)))
 
 
 # --- memory ---------------------------------------------------------------------------------------------
@@ -185,7 +181,7 @@ def log_in(port):
     page = conn.getresponse()
     body = page.read().decode()
     cookie = page.getheader("Set-Cookie", "").split(";")[0]
-    token = re.search(r'name="csrf_token" value="([^"]+)"', body).group(1)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', body).group(1)
     form = urllib.parse.urlencode({"csrf_token": token, "email": "bench-manager@example.org", "password": PASSWORD})
     conn.request("POST", "/connexion", body=form, headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
     response = conn.getresponse()
