@@ -63,7 +63,7 @@ def main():
     parser.add_argument("--scenarios", default="atelier,postes,créneau,mixte")
     parser.add_argument("--seat-lock", default="site", help="site, slot, or both in turn: site,slot")
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=8791)
     args = parser.parse_args()
     url = os.environ["DATABASE_URL"]
     scenarios = args.scenarios.split(",")
