@@ -25,7 +25,7 @@ from .ledger import (
     cancelled,
     facts,
     insert_booking,
-    lock_site,
+    lock_seat,
     lock_workshop,
     note_attendance,
     record,
@@ -77,7 +77,7 @@ def book_seat(room_id: int, starts_at: datetime, first_name: str, contact: Conta
     room = db.session.get(Room, room_id)
     if room is None or not room.active:
         raise ReservationError(_("Cette salle n'existe pas ou n'est plus ouverte à la réservation."))
-    lock_site(room.site_id)
+    lock_seat(room.site_id, room.id, starts_at, contact.key)
     at = clock.now()
     staff = actor_id(actor) is not None
     refuse_if_closed(room, starts_at.astimezone(PARIS).date())

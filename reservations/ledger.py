@@ -17,8 +17,9 @@ import hmac
 import secrets
 from datetime import date, datetime
 
+from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from core import clock
@@ -70,6 +71,27 @@ def lock_site(site_id: int) -> Site:
     if site is None:
         raise ReservationError(_("Ce centre n'existe pas."))
     return site
+
+
+def lock_seat(site_id: int, room_id: int, starts_at: datetime, contact_key: str) -> None:
+    """The lock of a seat booking. By default the site row (lock_site). With BOOKING_SEAT_LOCK = "slot"
+    (an experiment measured by bench/load_booking.py), on PostgreSQL: the site row FOR SHARE — shared
+    by seat bookings, excluded by lock_site (closures, workshop creation and edits) — then two
+    transaction-level advisory locks, always in this order: the person at the site (their limit of
+    seats to come spans every slot) and the slot (its capacity). SQLite serialises every writing
+    transaction anyway (BEGIN IMMEDIATE)."""
+    if current_app.config.get("BOOKING_SEAT_LOCK", "site") != "slot" or db.session.get_bind().dialect.name != "postgresql":
+        lock_site(site_id)
+        return
+    if db.session.scalar(select(Site.id).where(Site.id == site_id).with_for_update(read=True)) is None:
+        raise ReservationError(_("Ce centre n'existe pas."))
+    for key in (f"person {site_id} {contact_key}", f"slot {room_id} {starts_at.timestamp():.0f}"):
+        db.session.execute(select(func.pg_advisory_xact_lock(_advisory_key(key))))
+
+
+def _advisory_key(name: str) -> int:
+    """A signed 64-bit key for pg_advisory_xact_lock; two names sharing a key only wait for each other."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 def lock_workshop(workshop_id: int) -> Workshop:

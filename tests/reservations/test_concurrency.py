@@ -2,14 +2,16 @@
 database, write lock taken at BEGIN IMMEDIATE) and on PostgreSQL (row locks).
 
 Each thread has its own app context, hence its own session and connection; a Barrier releases
-them together.
+them together. Every test runs with both locks of seat bookings (reservations/ledger.py, lock_seat):
+the site row, and the narrower one (the site shared, the person and the slot); on SQLite both are the
+database's single write lock.
 """
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
-from datetime import date
+from datetime import date, time
 
 import pytest
 from sqlalchemy import func, select
@@ -17,12 +19,17 @@ from sqlalchemy import func, select
 from core.extensions import db as _db
 from core.models import User
 from reservations import bookings, ledger, rooms, workshops
-from reservations.models import Booking, BookingAction, BookingEvent, BookingState
+from reservations.models import Booking, BookingAction, BookingEvent, BookingState, Level, Room, Workshop
 from tests.conftest import live_server
 from tests.reservations.factories import at_local, book, contact, make_room, make_workshop, register
 
 THREADS = 50
 TUESDAY = date(2026, 3, 24)
+
+
+@pytest.fixture(params=["site", "slot"])
+def app_config(request):
+    return {"BOOKING_SEAT_LOCK": request.param}
 
 
 def run_together(app, n, work):
@@ -119,7 +126,8 @@ def test_concurrent_cancellations_free_and_promote_once(app, db, frozen, sites):
     assert (promotions, cancellations) == (3, 3)
 
 
-@pytest.mark.parametrize("app_config", [{"BOOKING_LIMIT_PER_ADDRESS": "1000 per hour"}])
+@pytest.mark.parametrize("app_config", [{"BOOKING_LIMIT_PER_ADDRESS": "1000 per hour", "BOOKING_SEAT_LOCK": lock}
+                                        for lock in ("site", "slot")])
 def test_parallel_http_requests_for_the_last_seat(app, db, sites):
     """Through the real HTTP stack: one confirmation, the others see "complet", never a 500."""
     room = make_room(sites["a"], workstations=2)
@@ -192,3 +200,50 @@ def test_a_closure_confirmed_while_residents_book_and_register_leaves_nothing_li
     else:
         assert outcomes[0][0] == "refused" and "ont changé" in outcomes[0][1]
         assert live == 1 + sum(1 for o in outcomes[1:] if o[0] == "ok")
+
+
+def test_one_person_booking_every_slot_of_the_site_at_once_gets_no_more_than_the_limit(app, db, frozen, sites):
+    """The per-person limit spans every slot of every room of the site: a lock on the slot alone would
+    let each request count the others' bookings as not there yet."""
+    rooms_of_a = [make_room(sites["a"], workstations=4), make_room(sites["a"], workstations=4)]
+    slots = [(room.id, at_local(TUESDAY, hour)) for room in rooms_of_a for hour in (14, 15, 16)]
+    db.session.commit()
+
+    outcomes = run_together(app, len(slots), lambda i: ("ok", bookings.book_seat(*slots[i], "Fatima", contact(7))[0].id))
+
+    assert kinds(outcomes) == {"ok": bookings.per_person_limit(), "refused": len(slots) - bookings.per_person_limit()}, outcomes
+    assert all("C'est le maximum" in message for kind, message in outcomes if kind == "refused")
+    db.session.expire_all()
+    mine = db.session.scalar(select(func.count()).where(Booking.contact_key == contact(7).key, Booking.state == BookingState.confirmed))
+    assert mine == bookings.per_person_limit()
+
+
+def test_a_workshop_created_while_residents_book_the_same_hour_never_overfills_the_room(app, db, frozen, sites):
+    """A workshop's places and the open-access seats share the room's workstations: either the workshop
+    goes first (the seats are full) or enough seats do (the workshop is refused)."""
+    room = make_room(sites["a"], workstations=4)
+    book(room, at_local(TUESDAY, 14), n=1)
+    room_id, manager_id = room.id, sites["manager_a"].id
+    db.session.commit()  # reading the ids began a transaction: on SQLite it holds the write lock
+    data = workshops.WorkshopData("Créer son adresse e-mail", "", Level.everyone, "Léa", 3)
+    n = 12
+
+    def work(i):
+        if i == 0:
+            workshops.create_workshops(_db.session.get(User, manager_id), _db.session.get(Room, room_id), data, TUESDAY, time(14), time(15))
+            return ("created",)
+        return ("ok", bookings.book_seat(room_id, at_local(TUESDAY, 14), "Fatima", contact(200 + i))[0].id)
+
+    outcomes = run_together(app, n, work)
+
+    assert not [o for o in outcomes if o[0] == "exception"], outcomes
+    db.session.expire_all()
+    seats = db.session.scalar(select(func.count()).where(
+        Booking.room_id == room_id, Booking.workshop_id.is_(None), Booking.state == BookingState.confirmed))
+    places = db.session.scalar(select(func.coalesce(func.sum(Workshop.places), 0)).where(Workshop.room_id == room_id))
+    if outcomes[0] == ("created",):
+        assert (seats, places) == (1, 3)
+        assert all(kind == "full" for kind, *_rest in outcomes[1:]), outcomes
+    else:
+        assert outcomes[0][0] == "refused" and "en accès libre" in outcomes[0][1], outcomes[0]
+        assert (seats, places) == (4, 0)
