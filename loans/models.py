@@ -240,6 +240,12 @@ class Loan(db.Model):
             sqlite_where=text("closed_at IS NULL"), postgresql_where=text("closed_at IS NULL"),
         ),
         Index("ix_loans_resident_started", "resident_id", "started_at"),
+        # The open loans of the people a search found (the desk's results): a few rows, not every open
+        # loan of the network filtered by person.
+        Index(
+            "ix_loans_open_resident", "resident_id",
+            sqlite_where=text("closed_at IS NULL"), postgresql_where=text("closed_at IS NULL"),
+        ),
         Index("ix_loans_device_started", "device_id", "started_at"),
         # Reports: loans of a site over a period, by local dates (reports/queries.py).
         Index("ix_loans_site_started_on", "site_id", "started_on", "closed_on"),
