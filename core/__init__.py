@@ -80,6 +80,8 @@ def _register_blueprints(app):
     app.register_blueprint(messages_bp)  # after loans and reservations: its demo loader writes their messages
     app.register_blueprint(reports_bp)  # last: its demo loader builds on the loans and reservations demos
 
+    from reports import summary  # noqa: F401  (report_days, kept in step with every flush of loans and bookings)
+
     from .messaging import models as messaging_models  # noqa: F401  (the outbox refers to bookings and loans)
     from .messaging import queue as message_queue  # noqa: F401  (wakes the worker after each commit writing a message)
     from .messaging import writing  # noqa: F401  (its in-transaction receivers write the messages)

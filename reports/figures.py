@@ -23,7 +23,7 @@ from core.templating import french_date
 from loans.models import DeviceKind, DeviceStatus
 
 from . import capacity as capacitylib
-from . import queries
+from . import queries, summary
 from .periods import Period, Window, quarters_of, window_label
 from .tables import (
     FUNDER_COLUMNS,
@@ -172,19 +172,21 @@ def _capacity(site_ids, windows):
 
 def gather_summary(site_ids, windows: list[Window], *, use=True) -> Gathered:
     """Only what the network view and the funder report show, in fewer and lighter statements than
-    gather(): one pass over the loans for the loans started, the days on loan by lending site and by
-    home site (queries.loans_and_use), the days the devices could be lent without a row per device
+    gather(): the sums kept per site and day (reports/summary.py: loans started, days on loan by
+    lending site and by home site, seat-minutes booked, workshop attendance) and the loans still open
+    (queries.loans_and_use), the days the devices could be lent without a row per device
     (queries.available_days), the borrowers counted with the people reached (one statement, which
     also counts each person once for the whole network). The same numbers as gather()'s
     (tests/reports/test_summary.py compares them).
 
     use=False: no device use rate (the funder report)."""
-    lent, owned = queries.loans_and_use(site_ids, windows, use=use)
+    kept = summary.summed(site_ids, windows)
+    lent, owned = queries.loans_and_use(site_ids, windows, kept, use=use)
     people = queries.people_reached(site_ids, windows, SUMMARY_PEOPLE)
-    for site_id, per_window in people.items():
-        if site_id is not None:
-            for values, counted in zip(lent.setdefault(site_id, _zeros(("started", "days"), len(windows))), per_window, strict=True):
-                values["borrowers"] = counted["borrowers"]
+    for site_id in set(people) - {None} | set(lent):
+        counted = people.get(site_id) or _zeros(SUMMARY_PEOPLE, len(windows))
+        for values, n in zip(lent.setdefault(site_id, _zeros(("started", "days"), len(windows))), counted, strict=True):
+            values["borrowers"] = n["borrowers"]
     usage = {}
     if use:
         available = queries.available_days(site_ids, windows)
@@ -200,7 +202,11 @@ def gather_summary(site_ids, windows: list[Window], *, use=True) -> Gathered:
         loans=lent,
         usage=usage,
         kinds={},
-        bookings=queries.booking_activity(site_ids, windows, SUMMARY_BOOKINGS),
+        bookings={
+            site_id: [{"booked_minutes": w["seat_minutes"], "present": w["present"], "absent": w["absent"], "excused": w["excused"]}
+                      for w in per_window]
+            for site_id, per_window in kept.items()
+        },
         workshops=queries.workshop_activity(site_ids, windows),
         offered=offered,
         people=people,

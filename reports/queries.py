@@ -235,38 +235,34 @@ def kind_usage(site_ids, windows) -> dict:
     return result
 
 
-def loans_and_use(site_ids, windows, *, use=True):
-    """The network view's and the funder report's loan figures in ONE pass over the loans:
-    loans started and days on loan by the site that lent, and (use=True) the days on loan by the
-    site that owns the device now — the same numbers as loan_activity() and device_usage().
+def loans_and_use(site_ids, windows, kept: dict, *, use=True):
+    """The network view's and the funder report's loan figures: loans started and days on loan by the
+    site that lent, and (use=True) the days on loan by the site that owns the device now — the same
+    numbers as loan_activity() and device_usage(). `kept`: summary.summed() (report_days: every loan
+    started, the days of the closed ones); the loans still open are read here (their partial index).
 
     Returns ({site_id: [{started, days}]}, {home_site_id: [{loan_days}]})."""
-    first, end = _span(windows)
-    columns = []
-    for i, w in enumerate(windows):
-        columns += [
-            _count_if(and_(Loan.started_on >= _day(w.first), Loan.started_on < _day(w.end))).label(f"started_{i}"),
-            func.sum(_days_inside(Loan.started_on, func.coalesce(Loan.closed_on, _day(w.end)), w)).label(f"days_{i}"),
-        ]
-    window_rows = and_(Loan.started_on < _day(end), or_(Loan.closed_on.is_(None), Loan.closed_on >= _day(first)))
-    if not use:
-        query = _only(select(Loan.site_id, *columns).where(window_rows), Loan.site_id, site_ids).group_by(Loan.site_id)
-        return _by_site(db.session.execute(query), ("started", "days"), windows), {}
-    query = select(Loan.site_id, Device.home_site_id, *columns).join(Device, Device.id == Loan.device_id).where(window_rows)
+    _first, end = _span(windows)
+    lent = {site_id: [{"started": w["loans_started"], "days": w["loan_days"]} for w in per_window]
+            for site_id, per_window in kept.items()}
+    owned = {site_id: [{"loan_days": w["owned_loan_days"]} for w in per_window] for site_id, per_window in kept.items()}
+    columns = [func.sum(_days_inside(Loan.started_on, _day(w.end), w)).label(f"days_{i}") for i, w in enumerate(windows)]
+    query = (
+        select(Loan.site_id, Device.home_site_id, *columns).join(Device, Device.id == Loan.device_id)
+        .where(Loan.closed_at.is_(None), Loan.started_on < _day(end))
+        .group_by(Loan.site_id, Device.home_site_id)
+    )
     if site_ids is not None:
         query = query.where(or_(Loan.site_id.in_(site_ids), Device.home_site_id.in_(site_ids)))
-    lent, owned = {}, {}
-    for row in db.session.execute(query.group_by(Loan.site_id, Device.home_site_id)):
+    for row in db.session.execute(query):
         m = row._mapping
         for i in range(len(windows)):
-            started, days = int(m[f"started_{i}"] or 0), int(m[f"days_{i}"] or 0)
+            days = int(m[f"days_{i}"] or 0)
             if site_ids is None or m["site_id"] in site_ids:
-                target = lent.setdefault(m["site_id"], [{"started": 0, "days": 0} for _ in windows])[i]
-                target["started"] += started
-                target["days"] += days
-            if site_ids is None or m["home_site_id"] in site_ids:
+                lent.setdefault(m["site_id"], [{"started": 0, "days": 0} for _ in windows])[i]["days"] += days
+            if use and (site_ids is None or m["home_site_id"] in site_ids):
                 owned.setdefault(m["home_site_id"], [{"loan_days": 0} for _ in windows])[i]["loan_days"] += days
-    return lent, owned
+    return lent, (owned if use else {})
 
 
 def available_days(site_ids, windows) -> dict:

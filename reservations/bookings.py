@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from core import clock
@@ -139,15 +139,16 @@ def cancel(booking_id: int, actor=None) -> list[Booking]:
     """Cancel a booking (a seat, a workshop place or a waiting-list entry): by the person through
     the private link (actor None) or by the staff.
 
-    Frees its place exactly once (a conditional update), and for a workshop promotes the first
-    person waiting in the same transaction. Returns the promoted bookings.
+    Frees its place exactly once (the booking's row is locked, then its state read again: a second
+    cancellation at the same instant waits, then finds it cancelled), and for a workshop promotes the
+    first person waiting in the same transaction. Returns the promoted bookings.
     Announces booking_cancelled (and waiting_list_promoted for each promoted booking).
     """
     booking = db.session.get(Booking, booking_id)
     if booking is None:
         raise ReservationError(_("Cette réservation n'existe pas."))
     workshop = lock_workshop(booking.workshop_id) if booking.workshop_id else None
-    db.session.refresh(booking)
+    db.session.refresh(booking, with_for_update=True)
     at = clock.now()
     staff = actor_id(actor) is not None
     if booking.is_cancelled:
@@ -157,15 +158,10 @@ def cancel(booking_id: int, actor=None) -> list[Booking]:
             raise ReservationError(_("L'atelier a déjà commencé : on ne peut plus annuler. Le personnel peut noter une absence."))
         raise ReservationError(_("Ce créneau a déjà commencé : on ne peut plus l'annuler."))
     previous = booking.state
-    changed = db.session.execute(
-        update(Booking)
-        .where(Booking.id == booking.id, Booking.state == previous)
-        .values(state=BookingState.cancelled, cancelled_at=at)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if changed != 1:
-        raise ReservationError(_("Cette réservation est déjà annulée."))
-    db.session.refresh(booking)
+    # Through the ORM, not an UPDATE statement: the reports' summary follows the booking's state
+    # (reports/summary.py).
+    booking.state = BookingState.cancelled
+    booking.cancelled_at = at
     cancelled(booking, actor, previous, by="staff" if staff else "person")
     promoted = []
     if workshop is not None and previous is BookingState.confirmed:
