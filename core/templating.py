@@ -38,6 +38,24 @@ def datetime_fr(value) -> str:
     return french_date(value, "EEEE d MMMM y 'à' HH:mm")
 
 
+def datetimes_fr():
+    """datetime_fr for the many instants of one list (a device's history): each local day's words are
+    written once, the time of day from each instant. A function per list: nothing outlives it."""
+    days = {}
+    ns = babel_context()
+    zone = _zoneinfo((ns is not None and ns.__dict__.get("babel_tzinfo")) or get_timezone())
+
+    def write(value) -> str:
+        local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(zone)
+        day = local.date()
+        words = days.get(day)
+        if words is None:
+            words = days[day] = french_date(day, "EEEE d MMMM y")
+        return f"{words} à {local.hour:02d}:{local.minute:02d}"
+
+    return write
+
+
 def format_with(value, pattern: str) -> str:
     """flask_babel's format_datetime (a datetime: shown in the request's time zone) or format_date (a date),
     with a Babel pattern. The request's locale and time zone are read once, and the usual patterns

@@ -7,8 +7,10 @@ indexes of Device: (home_site_id, status), (current_site_id, status), (kind_id, 
 import functools
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import NamedTuple
 
 from flask_sqlalchemy.pagination import Pagination
+from markupsafe import Markup, escape
 from sqlalchemy import bindparam, case, func, or_, select, true
 from sqlalchemy.orm import aliased, joinedload
 
@@ -17,7 +19,7 @@ from core.extensions import db
 from core.input import parse_id
 from core.models import Site, User
 from core.residents import Resident, display_name
-from core.templating import datetime_fr
+from core.templating import datetimes_fr
 
 from .models import Device, DeviceEvent, DeviceKind, DeviceStatus, Loan
 
@@ -206,25 +208,34 @@ def _history_statement():
 _HISTORY = _history_statement()  # built once: its three aliases cost more to build than to run
 
 
-@dataclass(slots=True)
-class HistoryLine:
-    """One row of a device's history as the page shows it."""
-    at: str
-    action: str
-    to_site: str | None
-    actor: str | None
-    site: str
-    state: str | None
-    note: str
+class HistoryLine(NamedTuple):
+    """One row of a device's history as the page shows it: each text already escaped for HTML (Markup).
+    A tuple: the page's loop unpacks it (cheaper than an attribute look-up per cell)."""
+    at: Markup
+    action: Markup
+    to_site: Markup | None
+    actor: Markup | None
+    site: Markup
+    state: Markup | None
+    note: Markup
 
 
 def device_history(device: Device) -> list[HistoryLine]:
     """The whole history, newest first, with who did it and where (one statement), written for the page.
-    Rows, not ORM objects, and the words written here once per row (each status label once per page):
-    a long history is only shown, and building an object per event, then formatting it cell by cell in
-    the template, cost many times the statement itself."""
+    Rows, not ORM objects, and the words written and escaped here once (each day, status label, name
+    once per page): a long history is only shown, and building an object per event, then formatting and
+    escaping it cell by cell in the template, cost many times the statement itself."""
     rows = db.session.execute(_HISTORY, {"device_id": device.id}).all()
-    labels = {}
+    cells, labels = {}, {}
+    datetime_fr = datetimes_fr()
+
+    def cell(text):
+        if text is None:
+            return None
+        try:
+            return cells[text]
+        except KeyError:
+            return cells.setdefault(text, escape(text))
 
     def label(member):
         try:
@@ -238,7 +249,8 @@ def device_history(device: Device) -> list[HistoryLine]:
             state = f"{label(from_status)} → {label(to_status)}"
         else:
             state = label(to_status) if to_status else None
-        lines.append(HistoryLine(datetime_fr(at), label(action), to_site_name, actor_name, site_name, state, note or ""))
+        lines.append(HistoryLine(cell(datetime_fr(at)), cell(label(action)), cell(to_site_name), cell(actor_name),
+                                 cell(site_name), cell(state), cell(note or "")))
     return lines
 
 

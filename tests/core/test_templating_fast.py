@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from flask import url_for
 from flask_babel import force_locale, format_date, format_datetime
 
-from core.templating import format_with, french_date, url_maker
+from core.templating import datetime_fr, datetimes_fr, format_with, french_date, url_maker
 from loans.models import DeviceStatus
 
 PATTERNS = ["EEEE d MMMM y", "EEEE d'er' MMMM y", "EEEE d MMMM y 'à' HH:mm", "dd/MM/y", "d MMMM y", "d MMM y",
@@ -28,6 +28,19 @@ def test_dates_are_written_as_babel_writes_them(app):
                     assert format_with(at.date(), pattern) == format_date(at.date(), pattern), (at, pattern)
         assert french_date(date(2026, 11, 1)) == "dimanche 1er novembre 2026"
         assert french_date(datetime(2026, 3, 1, 8, 5, tzinfo=UTC), "EEEE d MMMM y 'à' HH:mm") == "dimanche 1er mars 2026 à 09:05"
+
+
+def test_a_list_of_instants_is_written_as_datetime_fr_writes_each(app):
+    rnd = random.Random(7)
+    instants = [datetime(2026, 3, 29, 0, 59, tzinfo=UTC), datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
+                datetime(2026, 10, 25, 0, 59, tzinfo=UTC), datetime(2026, 10, 25, 1, 0, tzinfo=UTC),
+                datetime(2025, 12, 31, 23, 30, tzinfo=UTC), datetime(2026, 2, 28, 23, 5, tzinfo=UTC)]
+    # Many instants a day, as in a device's history: the day's words come from the first of them.
+    instants += [datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=rnd.randrange(60 * 24 * 40)) for _ in range(500)]
+    with app.test_request_context("/"):
+        write = datetimes_fr()
+        for at in instants + [at.replace(tzinfo=None) for at in instants]:
+            assert write(at) == datetime_fr(at) == format_datetime(at, "EEEE d MMMM y 'à' HH:mm").replace(" 1 ", " 1er "), at
 
 
 def test_enum_labels_are_the_translated_words(app):

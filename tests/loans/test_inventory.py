@@ -196,6 +196,20 @@ def test_device_page_full_for_staff_of_its_site(db, two_sites, make_device, clie
     assert "/actions/" not in text and "Modifier la fiche" not in text
 
 
+def test_device_history_texts_are_escaped(db, two_sites, make_device, client_for):
+    a = two_sites["a"]
+    two_sites["manager_a"].name = "Agent <b>&</b>"
+    device = make_device(a, actor=two_sites["manager_a"])
+    operations.apply("send_to_repair", two_sites["manager_a"], device.id, site_id=a.id, note='<script>alert("x")</script> & co')
+    db.session.commit()
+    html = client_for(two_sites["manager_a"]).get(f"/equipements/{device.tag}").get_data(as_text=True)
+    history = html[html.index('id="history-title"'):]
+    assert "<script>alert" not in history and "<b>&" not in history
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; co" in history
+    assert history.count("Agent &lt;b&gt;&amp;&lt;/b&gt;") == 2  # added, then sent to repair
+    assert '<td data-label="État">Disponible → En réparation</td>' in history
+
+
 def test_device_page_limited_for_staff_of_another_site(db, two_sites, make_device, client_for):
     device = make_device(two_sites["b"], model="ThinkPad E14", serial_number="SN-SECRET", notes="Note interne",
                          purchase_price=Decimal("499.00"))
